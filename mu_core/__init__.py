@@ -1,0 +1,1 @@
+"""mu_core: the engine behind the face-unlearning dashboard (no Streamlit in here)."""

@@ -1,0 +1,3 @@
+from mu_core.cli import main
+
+raise SystemExit(main())

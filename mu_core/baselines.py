@@ -1,0 +1,76 @@
+"""The Original (trained on train) and Retrained (same recipe on retain only) models, trained once and cached as
+checkpoints keyed by the experiment's fingerprint. A cached file that is corrupt or belongs to something else is
+never used: the model is retrained and a note says why."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import torch.nn as nn
+
+from mu_core.errors import CheckpointError
+from mu_core.evaluation import evaluate, model_metrics
+from mu_core.experiment import Experiment
+from mu_core.models import build_model, load_checkpoint, read_meta, save_checkpoint
+from mu_core.training import CancelFlag, ProgressFn, fit, seed_everything
+
+BASELINES = ("original", "retrained")
+
+
+@dataclass
+class Baseline:
+    name: str
+    model: nn.Module
+    meta: dict
+    cached: bool
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return float(self.meta["seconds"])
+
+
+def is_cached(exp: Experiment, name: str) -> bool:
+    """True when a checkpoint with this experiment's exact fingerprint exists (its weights are checked on load)."""
+    try:
+        meta = read_meta(exp.checkpoint_stem(name))
+    except CheckpointError:
+        return False
+    return meta is not None and meta.get("fingerprint") == exp.fingerprint(name)
+
+
+def get_baseline(exp: Experiment, name: str, progress: ProgressFn | None = None,
+                 cancel: CancelFlag | None = None) -> Baseline:
+    """Load the cached `name` model ("original" or "retrained") or train it (and cache it)."""
+    if name not in BASELINES:
+        raise ValueError(f"unknown baseline {name!r}")
+    stem, expected = exp.checkpoint_stem(name), exp.fingerprint(name)
+    model, notes = build_model(exp.dataset.num_classes), []
+    try:
+        meta = read_meta(stem)
+        if meta is not None and meta.get("fingerprint") != expected:
+            notes.append(f"The checkpoint {stem.name} was made for another dataset or forget set; retraining.")
+        elif meta is not None:
+            load_checkpoint(stem, model)
+            return Baseline(name, model.to(exp.device).eval(), meta, cached=True)
+    except CheckpointError as e:
+        notes.append(f"{e} Retraining.")
+    return _train(exp, name, progress, cancel, notes)
+
+
+def _train(exp: Experiment, name: str, progress, cancel, notes: list[str]) -> Baseline:
+    split = "train" if name == "original" else "retain"
+    generator = seed_everything(exp.seed)
+    model = build_model(exp.dataset.num_classes)
+    x, y = exp.data(split)
+    started = time.perf_counter()
+    fit(model, x, y, exp.recipe, exp.dataset.kind, generator=generator, device=exp.device, progress=progress,
+        cancel=cancel, stage=f"Training {name.capitalize()}")
+    seconds = time.perf_counter() - started
+    ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
+    meta = {"fingerprint": exp.fingerprint(name), "dataset": exp.dataset.name, "seed": exp.seed,
+            "recipe": exp.recipe.to_dict(), "trained_on": split, "n_train": len(x), "seconds": seconds,
+            "device": str(exp.device), "forget": exp.splits.forget_spec,
+            "metrics": {k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)}}
+    save_checkpoint(exp.checkpoint_stem(name), model, meta)
+    return Baseline(name, model, meta, cached=False, notes=notes)

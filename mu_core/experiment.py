@@ -1,0 +1,71 @@
+"""An experiment = a dataset, a scenario with its forget set, a seed and a training recipe; everything the
+engine computes (baselines, unlearning runs, evaluations) is keyed by it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from mu_core.data import Dataset, Splits, load_dataset, make_splits
+from mu_core.recipe import Recipe
+from mu_core.training import default_device
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def checkpoint_root() -> Path:
+    """Where trained weights live: $MU_CHECKPOINTS, else checkpoints/ in the repository."""
+    return Path(os.environ.get("MU_CHECKPOINTS", REPO_ROOT / "checkpoints"))
+
+
+@dataclass
+class Experiment:
+    dataset: Dataset
+    splits: Splits
+    seed: int
+    recipe: Recipe
+    device: torch.device
+    checkpoint_dir: Path
+
+    @property
+    def image_size(self) -> int:
+        return self.recipe.image_size
+
+    def data(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images (N, 3, S, S) and labels of a split ("train", "forget", "retain", "test", "unseen")."""
+        idx = getattr(self.splits, split)
+        return self.dataset.images(self.image_size)[torch.from_numpy(idx)], self.dataset.label_tensor(idx)
+
+    def fingerprint(self, model: str) -> dict:
+        """What a cached model depends on. Original: dataset, train split, seed, recipe; Retrained: also the
+        forget set."""
+        fp = {"model": model, "dataset": self.dataset.name, "dataset_fingerprint": self.dataset.fingerprint(),
+              "train_split": _hash(self.splits.train), "seed": self.seed, "recipe": self.recipe.to_dict()}
+        if model == "retrained":
+            fp.update(scenario=self.splits.scenario, forget_fingerprint=self.splits.fingerprint(),
+                      forget=self.splits.forget_spec)
+        return fp
+
+    def checkpoint_stem(self, model: str) -> Path:
+        key = hashlib.sha256(json.dumps(self.fingerprint(model), sort_keys=True).encode()).hexdigest()[:16]
+        return self.checkpoint_dir / self.dataset.name / f"{model}-seed{self.seed}-{key}"
+
+
+def _hash(indices: np.ndarray) -> str:
+    return hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
+                     epochs: int | None = None, image_size: int | None = None, data_dir: str | None = None,
+                     device: str | None = None) -> Experiment:
+    """Resolve user choices into an Experiment; every bad choice raises a MUError with a clear message."""
+    ds = load_dataset(dataset, data_dir)
+    splits = make_splits(ds, scenario, forget)
+    recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size)
+    return Experiment(ds, splits, int(seed), recipe, torch.device(device) if device else default_device(),
+                      checkpoint_root())

@@ -1,0 +1,97 @@
+"""ResNet-18 with the task's head, and checkpoints: safetensors weights + a JSON metadata file, both written
+atomically. The JSON holds the SHA-256 of the weights file, so a truncated or swapped file is caught on load."""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torchvision.models import resnet18
+
+from mu_core.errors import CheckpointError
+
+
+def build_model(num_outputs: int) -> nn.Module:
+    """torchvision ResNet-18 from scratch (no pretrained weights exist offline) with `num_outputs` logits."""
+    return resnet18(weights=None, num_classes=num_outputs)
+
+
+def clone(model: nn.Module) -> nn.Module:
+    """An independent copy (methods work on a copy; the Original is never mutated)."""
+    return copy.deepcopy(model)
+
+
+def weights_sha256(model: nn.Module) -> str:
+    """Hash of every tensor in the state dict (names and values), independent of the file format."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().view(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same folder and rename it into place: readers see the old file or
+    the complete new one, never a half-written one (also when interrupted)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(stem: Path, model: nn.Module, meta: dict) -> None:
+    """`stem`.safetensors then `stem`.json (the JSON is written last and is what makes a checkpoint valid)."""
+    weights, meta_path = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write(weights, lambda p: save_file(state, str(p)))
+    full = {**meta, "weights_file": weights.name, "file_sha256": file_sha256(weights),
+            "weights_sha256": weights_sha256(model)}
+    atomic_write(meta_path, lambda p: p.write_text(json.dumps(full, indent=2, sort_keys=True)))
+
+
+def read_meta(stem: Path) -> dict | None:
+    """The metadata of a complete checkpoint, or None when there is none."""
+    meta_path = stem.with_suffix(".json")
+    if not meta_path.is_file():
+        return None
+    try:
+        return json.loads(meta_path.read_text())
+    except (OSError, ValueError) as e:
+        raise CheckpointError(f"The checkpoint metadata {meta_path} is unreadable ({e}); delete it to retrain.")
+
+
+def load_checkpoint(stem: Path, model: nn.Module) -> dict:
+    """Load weights into `model` after checking the file hash; returns the metadata."""
+    meta = read_meta(stem)
+    weights = stem.with_suffix(".safetensors")
+    if meta is None or not weights.is_file():
+        raise CheckpointError(f"No complete checkpoint at {stem}.")
+    if file_sha256(weights) != meta.get("file_sha256"):
+        raise CheckpointError(f"The checkpoint {weights} is corrupt or truncated (its hash does not match its "
+                              "metadata).")
+    try:
+        state = load_file(str(weights))
+        model.load_state_dict(state)
+    except (SafetensorError, RuntimeError, OSError) as e:
+        raise CheckpointError(f"The checkpoint {weights} cannot be loaded into this model: {e}")
+    return meta

@@ -1,0 +1,139 @@
+"""The one training loop (Original, Retrained and fine-tune style methods), with progress, ETA, cancel and a
+divergence check shared by every loop in the engine (`Tracker`)."""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+import torch
+import torch.nn as nn
+
+from mu_core.data.transforms import augment, to_float
+from mu_core.errors import Cancelled, Diverged
+from mu_core.recipe import Recipe
+from mu_core.task import TaskKind, task_loss
+
+
+def default_device() -> torch.device:
+    """CUDA when present, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> torch.Generator:
+    """Seed torch's global RNG (model initialisation) and return a CPU generator for shuffles and augmentation."""
+    torch.manual_seed(seed)
+    return torch.Generator().manual_seed(seed)
+
+
+class CancelFlag(Protocol):
+    def is_set(self) -> bool: ...
+
+
+@dataclass
+class Progress:
+    stage: str
+    step: int
+    total: int
+    losses: dict[str, float] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+    eta_s: float | None = None
+
+    @property
+    def fraction(self) -> float:
+        return min(1.0, self.step / self.total) if self.total else 0.0
+
+    def text(self) -> str:
+        losses = ", ".join(f"{k} {v:.4f}" for k, v in self.losses.items())
+        eta = f", ETA {self.eta_s:.0f} s" if self.eta_s is not None else ""
+        return f"{self.stage}: step {self.step}/{self.total}" + (f" ({losses})" if losses else "") + eta
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+class Tracker:
+    """Counts steps of a job, reports progress with an ETA, stops on cancel, and stops with `Diverged` as soon as a
+    reported loss is NaN or infinite."""
+
+    def __init__(self, total: int, progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
+                 stage: str = "training"):
+        self.total, self.progress, self.cancel, self.stage = max(1, int(total)), progress, cancel, stage
+        self.step_count, self.started = 0, time.perf_counter()
+
+    def check_cancel(self) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise Cancelled("Cancelled by the user; nothing was stored.")
+
+    def step(self, stage: str | None = None, **losses: float | torch.Tensor) -> None:
+        values = {k: float(v) for k, v in losses.items()}
+        bad = [k for k, v in values.items() if not math.isfinite(v)]
+        if bad:
+            raise Diverged(f"The {', '.join(bad)} loss became {values[bad[0]]} at step {self.step_count + 1}: the "
+                           "run diverged (try a smaller learning rate). Nothing was stored.")
+        self.step_count += 1
+        if stage:
+            self.stage = stage
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / self.step_count * max(0, self.total - self.step_count)
+        if self.progress is not None:
+            self.progress(Progress(self.stage, self.step_count, self.total, values, elapsed, eta))
+        self.check_cancel()
+
+
+def batch_indices(n: int, batch_size: int, generator: torch.Generator, shuffle: bool = True) -> list[torch.Tensor]:
+    """Split 0..n-1 into ceil(n / batch_size) batches of near-equal size: no tiny last batch to wreck BatchNorm
+    statistics, and no sample dropped."""
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    return list(torch.tensor_split(order, max(1, math.ceil(n / batch_size))))
+
+
+def make_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
+    if recipe.optimizer == "adam":
+        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
+    if recipe.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
+    """A per-step scheduler for the recipe's schedule."""
+    total = recipe.epochs * steps_per_epoch
+    if recipe.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total)
+    if recipe.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+    if recipe.schedule == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, [m * steps_per_epoch for m in recipe.milestones], gamma=recipe.gamma)
+    if recipe.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
+    raise ValueError(f"unknown schedule {recipe.schedule!r}")
+
+
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, kind: TaskKind, *,
+        generator: torch.Generator, device: torch.device, progress: ProgressFn | None = None,
+        cancel: CancelFlag | None = None, stage: str = "training", params=None) -> float:
+    """Train `model` in place on uint8 images `x` with labels `y` following `recipe`; returns seconds taken.
+    `params` restricts the trained parameters (for example the top blocks only)."""
+    started = time.perf_counter()
+    n = len(x)
+    steps_per_epoch = max(1, math.ceil(n / recipe.batch_size))
+    tracker = Tracker(recipe.epochs * steps_per_epoch, progress, cancel, stage)
+    model.to(device).train()
+    x_dev, y_dev = x.to(device), y.to(device)
+    optimizer = make_optimizer(params if params is not None else model.parameters(), recipe)
+    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
+    for epoch in range(recipe.epochs):
+        for batch in batch_indices(n, recipe.batch_size, generator):
+            batch = batch.to(device)
+            inputs = augment(to_float(x_dev[batch]), recipe.augment, generator)
+            loss = task_loss(model(inputs), y_dev[batch], kind)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            tracker.step(f"{stage}, epoch {epoch + 1}/{recipe.epochs}", loss=loss.detach())
+    model.eval()
+    return time.perf_counter() - started
