@@ -1,15 +1,20 @@
 """Orchestration shared by the CLI and the dashboard: baselines and scored models of an experiment."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
+import torch
 import torch.nn as nn
 
 from mu_core.baselines import get_baseline
+from mu_core.errors import Diverged
 from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
+from mu_core.methods import UnlearnContext, get_method
+from mu_core.models import clone
 from mu_core.results import model_result
-from mu_core.training import CancelFlag, ProgressFn
+from mu_core.training import CancelFlag, ProgressFn, Tracker, seed_everything
 
 
 @dataclass
@@ -43,3 +48,26 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
         scored[name] = Scored(name, b.model, ev, model_result(name, hparams, exp.seed, b.seconds, retrain_seconds,
                                                               metrics))
     return {"original": scored["original"], "retrained": scored["retrained"]}
+
+
+def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
+               progress: ProgressFn | None = None, cancel: CancelFlag | None = None) -> Scored:
+    """Run one unlearning method on a copy of the Original (never mutated), evaluate it beside the baselines.
+    Raises Cancelled or Diverged (nothing is returned or stored) when the run does not finish cleanly."""
+    method = get_method(method_name)
+    hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
+    original = baselines["original"].model
+    model, teacher = clone(original).to(exp.device).train(), clone(original).to(exp.device).eval()
+    teacher.requires_grad_(False)
+    generator = seed_everything(exp.seed)
+    ctx = UnlearnContext(exp, model, teacher, generator, Tracker(1, progress, cancel, method.title))
+    started = time.perf_counter()
+    method.run(ctx, hparams)
+    seconds = time.perf_counter() - started
+    if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
+        raise Diverged(f"{method.title} produced non-finite weights; nothing was stored.")
+    model.eval()
+    ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
+    metrics = model_metrics(ev, exp.dataset, baselines["retrained"].metrics)
+    result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics)
+    return Scored(method.name, model, ev, result)

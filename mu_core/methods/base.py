@@ -1,0 +1,167 @@
+"""What every unlearning method declares (hyperparameters, description, reference) and what it receives when it
+runs (`UnlearnContext`). The CLI's `--set key=value` and the dashboard's sliders are generated from `HParam`."""
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+import torch.nn as nn
+
+from mu_core.data.transforms import augment, to_float
+from mu_core.errors import MUError
+from mu_core.experiment import Experiment
+from mu_core.training import Tracker, batch_indices
+
+
+@dataclass(frozen=True)
+class HParam:
+    """One hyperparameter. `type` is "float", "int", "bool" or "choice"; numbers have min/max (inclusive), a
+    slider step and optionally a log scale; a choice has `choices`."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    log: bool = False
+    choices: tuple[str, ...] = ()
+
+    def allowed(self) -> str:
+        if self.type == "choice":
+            return "one of " + ", ".join(self.choices)
+        if self.type == "bool":
+            return "true or false"
+        return f"a {'whole number' if self.type == 'int' else 'number'} from {self.min:g} to {self.max:g}"
+
+    def validate(self, value: Any) -> Any:
+        """Coerce `value` (a Python value or the text of `--set`) to this type, or raise MUError naming the range."""
+        bad = MUError(f"{self.name} must be {self.allowed()}, got {value!r}.")
+        if self.type == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("true", "1", "yes", "on"):
+                return True
+            if text in ("false", "0", "no", "off"):
+                return False
+            raise bad
+        if self.type == "choice":
+            if str(value) not in self.choices:
+                raise bad
+            return str(value)
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise bad from None
+        if not math.isfinite(number) or (self.type == "int" and number != int(number)):
+            raise bad
+        if not (self.min <= number <= self.max):
+            raise bad
+        return int(number) if self.type == "int" else number
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v not in (None, ())}
+
+
+@dataclass(frozen=True)
+class Method:
+    """An unlearning method. `run(ctx, hp)` modifies `ctx.model` in place (a copy of the Original) and must call
+    `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its current losses.
+    `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data."""
+
+    name: str
+    title: str
+    description: str
+    reference: str
+    hparams: tuple[HParam, ...]
+    run: Callable[["UnlearnContext", dict], None]
+    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def hparam(self, name: str) -> HParam:
+        for h in self.hparams:
+            if h.name == name:
+                return h
+        names = ", ".join(h.name for h in self.hparams) or "none"
+        raise MUError(f"{self.title} has no hyperparameter {name!r}; its hyperparameters are: {names}.")
+
+    def defaults(self, dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
+        values = {h.name: h.default for h in self.hparams}
+        values.update(self.presets.get(f"{dataset}/{scenario}", {}))
+        return values
+
+    def resolve(self, overrides: dict[str, Any], dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
+        """Defaults for the data, updated with validated overrides."""
+        values = self.defaults(dataset, scenario)
+        for key, value in overrides.items():
+            values[key] = self.hparam(key).validate(value)
+        return values
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "title": self.title, "description": self.description,
+                "reference": self.reference, "hparams": [h.to_dict() for h in self.hparams],
+                "presets": self.presets}
+
+
+@dataclass
+class UnlearnContext:
+    """What a method works with. `model` is a private copy of the Original in train mode on `device`;
+    `original` is another frozen copy in eval mode (a teacher, a reference). Images are uint8 on the device."""
+
+    exp: Experiment
+    model: nn.Module
+    original: nn.Module
+    generator: torch.Generator
+    tracker: Tracker
+    _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return self.exp.device
+
+    @property
+    def kind(self) -> str:
+        return self.exp.dataset.kind
+
+    @property
+    def num_classes(self) -> int:
+        return self.exp.dataset.num_classes
+
+    def begin(self, total_steps: int, stage: str = "unlearning") -> None:
+        self.tracker.total, self.tracker.stage = max(1, int(total_steps)), stage
+        self.tracker.check_cancel()
+
+    def data(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images and labels of "forget", "retain", "train" (methods must not use test or unseen)."""
+        if split not in ("forget", "retain", "train"):
+            raise ValueError(f"methods may only use forget, retain or train data, not {split!r}")
+        if split not in self._data:
+            x, y = self.exp.data(split)
+            self._data[split] = (x.to(self.device), y.to(self.device))
+        return self._data[split]
+
+    def n_batches(self, split: str, batch_size: int) -> int:
+        return max(1, math.ceil(len(self.data(split)[0]) / batch_size))
+
+    def batches(self, split: str, batch_size: int, train_augment: bool = True,
+                shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """One epoch of (float images, labels) batches of near-equal size, augmented with the recipe's
+        augmentation unless `train_augment` is False."""
+        x, y = self.data(split)
+        for idx in batch_indices(len(x), batch_size, self.generator, shuffle):
+            idx = idx.to(self.device)
+            yield self.prepare(x[idx], train_augment), y[idx]
+
+    def cycle(self, split: str, batch_size: int, train_augment: bool = True) -> Iterator[tuple[torch.Tensor,
+                                                                                              torch.Tensor]]:
+        """Endless batches, reshuffled every pass (for a forget iterator that restarts when exhausted)."""
+        return itertools.chain.from_iterable(self.batches(split, batch_size, train_augment)
+                                             for _ in itertools.count())
+
+    def prepare(self, x_uint8: torch.Tensor, train_augment: bool = True) -> torch.Tensor:
+        x = to_float(x_uint8)
+        return augment(x, self.exp.recipe.augment, self.generator) if train_augment else x

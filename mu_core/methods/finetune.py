@@ -1,0 +1,30 @@
+"""Fine-tuning: keep training the Original on the retain set only, hoping it drifts away from the forget set."""
+from __future__ import annotations
+
+from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.common import optimizer, step
+from mu_core.task import task_loss
+
+HPARAMS = (
+    HParam("epochs", "int", 2, "Passes over the retain set.", min=1, max=20, step=1),
+    HParam("lr", "float", 0.001, "Learning rate (the benchmark uses SGD 0.001).", min=1e-5, max=0.5, log=True),
+    HParam("momentum", "float", 0.0, "SGD momentum (0 in the benchmark).", min=0.0, max=0.99, step=0.01),
+    HParam("batch_size", "int", 64, "Retain images per step.", min=8, max=256, step=8),
+)
+
+
+def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.begin(hp["epochs"] * ctx.n_batches("retain", hp["batch_size"]))
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
+    for _ in range(hp["epochs"]):
+        for x, y in ctx.batches("retain", hp["batch_size"]):
+            loss = task_loss(ctx.model(x), y, ctx.kind)
+            step(opt, loss)
+            ctx.tracker.step(retain=loss.detach())
+
+
+METHOD = Method(
+    name="finetune", title="Fine-tuning",
+    description="Continue training on the retain set only (catastrophic forgetting of the forget set).",
+    reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), Fine-tuning baseline.",
+    hparams=HPARAMS, run=run)
