@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mu_core.data.base import TEST, TRAIN, Dataset, Scenario
+from mu_core.data.base import TEST, TRAIN, Dataset, recognition_scenarios
 from mu_core.errors import DataError
 from mu_core.recipe import Recipe
 
@@ -90,18 +90,7 @@ def default_photos() -> str:
     return "photos:" + ",".join(str(p * PHOTOS_PER_PERSON + p % TRAIN_PHOTOS) for p in range(PEOPLE))
 
 
-SCENARIOS = {
-    "person": Scenario(
-        "person", "identity",
-        "Forget everything about chosen people: all their training photos. Utility is measured on the other "
-        "people's test photos; the attack compares the forgotten training photos with the same people's unseen photos.",
-        DEFAULT_PEOPLE, ("people",)),
-    "photos": Scenario(
-        "photos", "samples",
-        "Forget chosen individual training photos; the people stay enrolled. The attack compares the forgotten "
-        "photos with the test photos.",
-        default_photos(), ("photos",)),
-}
+SCENARIOS = recognition_scenarios(DEFAULT_PEOPLE, default_photos())
 
 
 def orl_dataset() -> Dataset:

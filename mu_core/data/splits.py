@@ -1,4 +1,9 @@
-"""Forget selections (`people:3,17`, `photos:12,55`, `first:1500`) and the splits they produce."""
+"""Forget selections and the splits they produce:
+- `people:3,s17`: identities by index or name; `people:F0001` (a family) selects every "F0001/..." person;
+  with numeric identity names (MUCAC), `people:190-1249` selects the range (inclusive);
+- `photos:12,s3/4`: training samples by index or id;
+- `first:1500` / `first:10%`: the first training rows in file order (MUFAC's benchmark forget set);
+- `random:5000` / `random:10%`: training samples drawn at random with the fixed seed RANDOM_SEED."""
 from __future__ import annotations
 
 import hashlib
@@ -9,7 +14,8 @@ import numpy as np
 from mu_core.data.base import TEST, TRAIN, UNSEEN, Dataset, Scenario
 from mu_core.errors import DataError
 
-SELECTIONS = ("people", "photos", "first")
+SELECTIONS = ("people", "photos", "first", "random")
+RANDOM_SEED = 0
 
 
 @dataclass(frozen=True)
@@ -41,29 +47,61 @@ def parse_forget(spec: str) -> tuple[str, list[str]]:
     kind = kind.strip().lower()
     items = [item.strip() for item in rest.split(",") if item.strip()]
     if not sep or kind not in SELECTIONS:
-        raise DataError(f"Cannot read the forget selection {spec!r}: write people:ID,..., photos:ID,... "
-                        "or first:N (for example people:3,17).")
+        raise DataError(f"Cannot read the forget selection {spec!r}: write people:ID,..., photos:ID,..., "
+                        "first:N or random:N (for example people:3,17).")
     if not items:
         raise DataError("The forget set is empty: name at least one person or photo "
-                        f"(for example {kind}:{'1500' if kind == 'first' else '3'}).")
+                        f"(for example {kind}:{'1500' if kind in ('first', 'random') else '3'}).")
     return kind, items
 
 
-def _lookup(item: str, names: list[str], what: str) -> int:
-    """An item is a name (exact) or an integer index into `names`."""
+def _lookup(item: str, names: list[str], what: str, allow_index: bool = True) -> int:
+    """An item is a name (exact) or, when `allow_index`, an integer index into `names`."""
     index = {name: i for i, name in enumerate(names)}
     if item in index:
         return index[item]
-    if item.lstrip("-").isdigit() and 0 <= int(item) < len(names):
+    if allow_index and item.lstrip("-").isdigit() and 0 <= int(item) < len(names):
         return int(item)
     shown = f"{names[0]}..{names[-1]}" if len(names) > 3 else ", ".join(names)
-    raise DataError(f"Unknown {what} {item!r}: use an index 0-{len(names) - 1} or a name ({shown}).")
+    how = f"an index 0-{len(names) - 1} or a name" if allow_index else "a name or a range such as 190-1249"
+    raise DataError(f"Unknown {what} {item!r}: use {how} ({shown}).")
+
+
+def _people(names: list[str], item: str) -> list[int]:
+    """Identity indices an item of people:... selects: a name, a family prefix, a numeric range or an index."""
+    family = [i for i, name in enumerate(names) if name.startswith(item + "/")]
+    if family and item not in names:
+        return family
+    numeric = all(name.isdigit() for name in names)
+    low, sep, high = item.partition("-")
+    if numeric and sep and low.isdigit() and high.isdigit():
+        chosen = [i for i, name in enumerate(names) if int(low) <= int(name) <= int(high)]
+        if not chosen:
+            raise DataError(f"No identity has a number from {low} to {high}.")
+        return chosen
+    return [_lookup(item, names, "person", allow_index=not numeric)]
+
+
+def _count(kind: str, items: list[str], total: int) -> int:
+    """N or P% of the `total` training samples, for first:... and random:..."""
+    text = items[0] if len(items) == 1 else ""
+    if text.endswith("%") and text[:-1].replace(".", "", 1).isdigit() and 0 < float(text[:-1]) <= 100:
+        n = max(1, round(total * float(text[:-1]) / 100))
+    elif text.isdigit() and int(text) >= 1:
+        n = int(text)
+    else:
+        raise DataError(f"{kind}:N needs one positive whole number or a percentage such as {kind}:10%, "
+                        f"got {','.join(items)!r}.")
+    if n >= total:
+        raise DataError(f"{kind}:{text} would forget all {total} training images: nothing would remain to retrain "
+                        "on.")
+    return n
 
 
 def select_forget(ds: Dataset, kind: str, items: list[str]) -> np.ndarray:
     train = ds.indices(TRAIN)
     if kind == "people":
-        people = sorted({_lookup(item, ds.identity_names, "person") for item in items})
+        people = sorted({p for item in items for p in _people(ds.identity_names, item)})
         forget = train[np.isin(ds.identities[train], people)]
         if len(forget) == 0:
             raise DataError("The chosen people have no training photos, so there is nothing to forget.")
@@ -75,9 +113,10 @@ def select_forget(ds: Dataset, kind: str, items: list[str]) -> np.ndarray:
             raise DataError(f"Only training photos can be forgotten; not in the training set: {', '.join(not_train[:5])}"
                             + (" ..." if len(not_train) > 5 else "") + ".")
         return np.asarray(chosen, dtype=np.int64)
-    if len(items) != 1 or not items[0].isdigit() or int(items[0]) < 1:
-        raise DataError(f"first:N needs one positive whole number, got {','.join(items)!r}.")
-    return train[: int(items[0])]
+    n = _count(kind, items, len(train))
+    if kind == "random":
+        return np.sort(np.random.default_rng(RANDOM_SEED).choice(train, size=n, replace=False))
+    return train[:n]
 
 
 def make_splits(ds: Dataset, scenario_name: str | None = None, forget_spec: str | None = None) -> Splits:

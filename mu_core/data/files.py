@@ -1,0 +1,187 @@
+"""Reading what users download: CSV tables, text tables, image folders and image files. Every problem becomes a
+DataError that names the file (and column) at fault."""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+from pathlib import Path
+from typing import Protocol, Sequence
+
+import numpy as np
+from PIL import Image
+
+from mu_core.errors import DataError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
+_DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+
+def io_workers() -> int:
+    """Threads for decoding many images (PIL releases the GIL while decoding)."""
+    return max(1, min(8, os.cpu_count() or 1))
+
+
+def natural_key(text: str) -> tuple:
+    """Sort key that orders "F2" before "F10" and "190" before "1250"."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
+
+
+def find_child(folder: Path, names: Sequence[str], what: str) -> Path:
+    """The first of `names` (relative paths) that exists under `folder`, or a DataError listing where it looked."""
+    for name in names:
+        if (folder / name).exists():
+            return folder / name
+    looked = ", ".join(str(folder / n) for n in names)
+    raise DataError(f"{what} not found: looked for {looked}.")
+
+
+def existing_dir(path: Path | None, source: str, layout: str) -> Path:
+    """The data folder given for `source`, or a DataError saying what the folder must contain."""
+    if path is None:
+        raise DataError(f"The {source} dataset is read from a folder you downloaded: give it with --data-dir "
+                        f"({layout}).")
+    if not path.exists():
+        raise DataError(f"The data folder {path} does not exist.")
+    return path
+
+
+def relative_file(root: Path, relative: str) -> Path | None:
+    """`root / relative` when `relative` names a path inside `root` (not absolute, no ".."), else None."""
+    rel = Path(relative)
+    if not relative or rel.is_absolute() or ".." in rel.parts:
+        return None
+    return root / rel
+
+
+def read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
+    """Rows of a CSV file as dicts (header names and cells stripped), after checking the required columns."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = [h.strip() for h in (reader.fieldnames or [])]
+            missing = [c for c in required if c not in header]
+            if missing:
+                found = ", ".join(header) if header else "no header"
+                raise DataError(f"{path} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+                                f"(found: {found}).")
+            reader.fieldnames = header
+            return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        raise DataError(f"Cannot read the CSV file {path}: {e}.") from None
+
+
+def read_text_lines(path: Path) -> list[str]:
+    """Non-empty lines of a text file."""
+    try:
+        return [line for line in path.read_text(encoding="utf-8", errors="strict").splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError) as e:
+        raise DataError(f"Cannot read the text file {path}: {e}.") from None
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly inside `folder`, in natural name order."""
+    return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES),
+                  key=lambda p: natural_key(p.name))
+
+
+def to_array(image: Image.Image) -> np.ndarray:
+    """uint8 (H, W) for grey images, (H, W, 3) for everything else."""
+    if image.mode != "L":
+        image = image.convert("RGB")
+    return np.asarray(image, dtype=np.uint8)
+
+
+def decode_image(path: Path, min_side: int | None = None, data: bytes | None = None) -> np.ndarray:
+    """Decode an image file (or its bytes `data`, already read); JPEGs may decode at a reduced scale that keeps at
+    least `min_side` pixels per side (much faster for CelebA-HQ's 1024 px photos). Raises FileNotFoundError when
+    the file is missing and DataError naming the file when it is truncated or not an image."""
+    try:
+        with Image.open(io.BytesIO(data) if data is not None else path) as image:
+            if min_side:
+                image.draft(image.mode if image.mode in ("L", "RGB") else "RGB", (min_side, min_side))
+            return to_array(image)
+    except FileNotFoundError:
+        raise
+    except _DECODE_ERRORS as e:
+        raise DataError(f"The image {path} cannot be read ({e}).") from None
+
+
+class ImageSource(Protocol):
+    """Pixels of a bring-your-own dataset, sample by sample."""
+
+    def __len__(self) -> int: ...
+
+    def __call__(self, i: int) -> np.ndarray: ...
+
+    def scaled(self, i: int, size: int) -> np.ndarray: ...
+
+    def fingerprint(self, i: int, min_side: int) -> tuple[bytes, Image.Image]: ...
+
+    def take(self, indices: Sequence[int]) -> "ImageSource": ...
+
+    def count_missing(self) -> int: ...
+
+
+class FileImages:
+    """Images stored as files: `loader(i)` decodes sample i at full size, `loader.scaled(i, size)` possibly at a
+    reduced scale of at least `size` pixels; a missing file raises DataError naming it."""
+
+    def __init__(self, paths: Sequence[Path]):
+        self.paths = list(paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __call__(self, i: int) -> np.ndarray:
+        return self.scaled(i, 0)
+
+    def scaled(self, i: int, size: int) -> np.ndarray:
+        try:
+            return decode_image(self.paths[i], size or None)
+        except FileNotFoundError:
+            raise DataError(f"The image {self.paths[i]} has gone missing since the dataset was loaded.") from None
+
+    def fingerprint(self, i: int, min_side: int) -> tuple[bytes, Image.Image]:
+        """The file's bytes and a small decoded copy; FileNotFoundError when it is missing."""
+        try:
+            raw = self.paths[i].read_bytes()
+        except FileNotFoundError:
+            raise
+        except OSError as e:
+            raise DataError(f"The image {self.paths[i]} cannot be read ({e}).") from None
+        return raw, Image.fromarray(decode_image(self.paths[i], min_side, raw))
+
+    def take(self, indices: Sequence[int]) -> "FileImages":
+        return FileImages([self.paths[i] for i in indices])
+
+    def count_missing(self) -> int:
+        return sum(not p.is_file() for p in self.paths)
+
+
+class ArrayImages:
+    """Images held in one uint8 array (N, H, W[, 3]), e.g. CIFAR-10's batches; `rows` selects and orders them."""
+
+    def __init__(self, array: np.ndarray, rows: Sequence[int] | None = None):
+        self.array = array
+        self.rows = np.arange(len(array)) if rows is None else np.asarray(rows, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __call__(self, i: int) -> np.ndarray:
+        return self.array[self.rows[i]]
+
+    def scaled(self, i: int, size: int) -> np.ndarray:
+        return self(i)
+
+    def fingerprint(self, i: int, min_side: int) -> tuple[bytes, Image.Image]:
+        image = self(i)
+        return image.tobytes(), Image.fromarray(image)
+
+    def take(self, indices: Sequence[int]) -> "ArrayImages":
+        return ArrayImages(self.array, self.rows[np.asarray(indices, dtype=np.int64)])
+
+    def count_missing(self) -> int:
+        return 0
