@@ -28,13 +28,13 @@ def natural_key(text: str) -> tuple:
     return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", text))
 
 
-def find_child(folder: Path, names: Sequence[str], what: str) -> Path:
-    """The first of `names` (relative paths) that exists under `folder`, or a DataError listing where it looked."""
+def find_child(folder: Path, names: Sequence[str], what: str, layout: str) -> Path:
+    """The first of `names` (relative paths) that exists under `folder`, or a DataError saying what is missing."""
     for name in names:
         if (folder / name).exists():
             return folder / name
-    looked = ", ".join(str(folder / n) for n in names)
-    raise DataError(f"{what} not found: looked for {looked}.")
+    raise DataError(f"{folder} is not the expected layout: {what} is missing (looked for {', '.join(names)}; "
+                    f"expected {layout}).")
 
 
 def existing_dir(path: Path | None, source: str, layout: str) -> Path:

@@ -75,9 +75,9 @@ def _read(folder: Path | None, options: DataOptions) -> tuple[Records, list[str]
     """One row per line of the identity file that has an attribute line, in identity-file order; and the chosen
     attributes' names as the attribute file spells them."""
     folder = existing_dir(folder, "MUCAC", LAYOUT)
-    images = find_child(folder, IMAGE_DIRS, f"The CelebA-HQ image folder (expected {LAYOUT})")
-    identity_file = find_child(folder, IDENTITY_FILES, "The MUCAC identity file")
-    attribute_file = find_child(folder, ATTRIBUTE_FILES, "The CelebA-HQ attribute file")
+    images = find_child(folder, IMAGE_DIRS, "the CelebA-HQ image folder", LAYOUT)
+    identity_file = find_child(folder, IDENTITY_FILES, "the identity file", LAYOUT)
+    attribute_file = find_child(folder, ATTRIBUTE_FILES, "the attribute file", LAYOUT)
     names, attributes, invalid = _read_attributes(attribute_file)
     columns = _chosen(names, options.attributes or BENCHMARK_ATTRIBUTES, attribute_file)
     ids, labels, identities, splits, paths = [], [], [], [], []
