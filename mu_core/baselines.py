@@ -55,6 +55,8 @@ def get_baseline(exp: Experiment, name: str, progress: ProgressFn | None = None,
             return Baseline(name, model.to(exp.device).eval(), meta, cached=True)
     except CheckpointError as e:
         notes.append(f"{e} Retraining.")
+    if name == "original" and exp.original is not None:
+        return _import(exp, notes)
     return _train(exp, name, progress, cancel, notes)
 
 
@@ -66,11 +68,25 @@ def _train(exp: Experiment, name: str, progress, cancel, notes: list[str]) -> Ba
     started = time.perf_counter()
     fit(model, x, y, exp.recipe, exp.dataset.kind, generator=generator, device=exp.device, progress=progress,
         cancel=cancel, stage=f"Training {name.capitalize()}")
-    seconds = time.perf_counter() - started
+    return _store(exp, name, model, time.perf_counter() - started, split, notes)
+
+
+def _import(exp: Experiment, notes: list[str]) -> Baseline:
+    """The published checkpoint as the Original, stored once as a safetensors checkpoint (its `seconds` are the
+    import's, not a training time)."""
+    started = time.perf_counter()
+    model = exp.original.load_into(build_model(exp.dataset.num_classes))
+    return _store(exp, "original", model, time.perf_counter() - started, "train", notes, exp.original.describe())
+
+
+def _store(exp: Experiment, name: str, model: nn.Module, seconds: float, split: str, notes: list[str],
+           extra: dict | None = None) -> Baseline:
+    model.to(exp.device).eval()
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
     meta = {"fingerprint": exp.fingerprint(name), "dataset": exp.dataset.name, "seed": exp.seed,
-            "recipe": exp.recipe.to_dict(), "trained_on": split, "n_train": len(x), "seconds": seconds,
-            "device": str(exp.device), "forget": exp.splits.forget_spec,
-            "metrics": {k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)}}
+            "recipe": exp.recipe.to_dict(), "trained_on": split, "n_train": len(getattr(exp.splits, split)),
+            "seconds": seconds, "device": str(exp.device), "forget": exp.splits.forget_spec,
+            "metrics": {k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)},
+            **(extra or {})}
     save_checkpoint(exp.checkpoint_stem(name), model, meta)
     return Baseline(name, model, meta, cached=False, notes=notes)

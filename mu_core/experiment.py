@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from mu_core.data import Dataset, Splits, load_dataset, make_splits
+from mu_core.data import DataOptions, Dataset, Splits, load_dataset, make_splits
+from mu_core.imports import ImportedCheckpoint, import_checkpoint
 from mu_core.recipe import Recipe
 from mu_core.training import default_device
 
@@ -31,6 +32,7 @@ class Experiment:
     recipe: Recipe
     device: torch.device
     checkpoint_dir: Path
+    original: ImportedCheckpoint | None = None  # a published checkpoint used as the Original instead of training
 
     @property
     def image_size(self) -> int:
@@ -42,14 +44,22 @@ class Experiment:
         return self.dataset.images(self.image_size)[torch.from_numpy(idx)], self.dataset.label_tensor(idx)
 
     def fingerprint(self, model: str) -> dict:
-        """What a cached model depends on. Original: dataset, train split, seed, recipe; Retrained: also the
-        forget set."""
-        fp = {"model": model, "dataset": self.dataset.name, "dataset_fingerprint": self.dataset.fingerprint(),
-              "train_split": _hash(self.splits.train), "seed": self.seed, "recipe": self.recipe.to_dict()}
+        """What a cached model depends on. Original: dataset, train split, seed, recipe (or the imported file);
+        Retrained: also the forget set."""
+        fp = {"model": model, "dataset": self.dataset.name, "dataset_fingerprint": self.dataset.fingerprint()}
+        if model == "original" and self.original is not None:
+            return {**fp, "imported_sha256": self.original.sha256}  # an imported Original: its file only
+        fp.update(train_split=_hash(self.splits.train), seed=self.seed, recipe=self.recipe.to_dict())
         if model == "retrained":
             fp.update(scenario=self.splits.scenario, forget_fingerprint=self.splits.fingerprint(),
                       forget=self.splits.forget_spec)
         return fp
+
+    def original_source(self) -> dict:
+        """Which Original the experiment's results compare with (recorded in every result)."""
+        if self.original is not None:
+            return self.original.describe()
+        return {"trained": self.checkpoint_stem("original").name}
 
     def checkpoint_stem(self, model: str) -> Path:
         key = hashlib.sha256(json.dumps(self.fingerprint(model), sort_keys=True).encode()).hexdigest()[:16]
@@ -62,10 +72,13 @@ def _hash(indices: np.ndarray) -> str:
 
 def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
                      epochs: int | None = None, image_size: int | None = None, data_dir: str | None = None,
-                     device: str | None = None) -> Experiment:
-    """Resolve user choices into an Experiment; every bad choice raises a MUError with a clear message."""
-    ds = load_dataset(dataset, data_dir)
+                     device: str | None = None, data_options: DataOptions | None = None,
+                     original: str | Path | None = None) -> Experiment:
+    """Resolve user choices into an Experiment; every bad choice raises a MUError with a clear message.
+    `original` is a published `.pth` to use as the Original model (checked against the dataset right away)."""
+    ds = load_dataset(dataset, data_dir, data_options)
     splits = make_splits(ds, scenario, forget)
     recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size)
+    imported = import_checkpoint(original, ds) if original else None
     return Experiment(ds, splits, int(seed), recipe, torch.device(device) if device else default_device(),
-                      checkpoint_root())
+                      checkpoint_root(), imported)

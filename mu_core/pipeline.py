@@ -46,7 +46,7 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
         metrics = model_metrics(ev, exp.dataset, retrained)
         hparams = {"recipe": exp.recipe.to_dict(), "trained_on": b.meta["trained_on"]}
         scored[name] = Scored(name, b.model, ev, model_result(name, hparams, exp.seed, b.seconds, retrain_seconds,
-                                                              metrics))
+                                                              metrics, exp.original_source()))
     return {"original": scored["original"], "retrained": scored["retrained"]}
 
 
@@ -69,5 +69,6 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     model.eval()
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
     metrics = model_metrics(ev, exp.dataset, baselines["retrained"].metrics)
-    result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics)
+    result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics,
+                          exp.original_source())
     return Scored(method.name, model, ev, result)
