@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
+from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
 from mu_core.models import atomic_write
@@ -18,11 +19,20 @@ Command = Callable[[argparse.Namespace], int]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="orl", help="data source (default: orl, the built-in faces)")
-    p.add_argument("--data-dir", default=None, help="folder of a bring-your-own dataset")
+    p.add_argument("--dataset", default="orl", choices=list(SOURCES),
+                   help="data source (default: orl, the built-in faces; see docs/datasets.md)")
+    p.add_argument("--data-dir", default=None, help="folder (or CSV) of a bring-your-own dataset")
     p.add_argument("--scenario", default=None, help="forget scenario (orl: person [default] or photos)")
-    p.add_argument("--forget", default=None,
-                   help="forget set: people:ID,... | photos:ID,... | first:N (default: the scenario's)")
+    p.add_argument("--forget", default=None, help="forget set: people:ID,... | photos:ID,... | first:N | random:N "
+                                                  "(N or P%%; default: the scenario's)")
+    p.add_argument("--subset", type=float, default=None, metavar="SHARE",
+                   help="keep this share (0-1] of the identities, for quick runs (bring-your-own data)")
+    p.add_argument("--drop-duplicates", action="store_true",
+                   help="drop images duplicating (exactly or nearly) an image of an earlier split")
+    p.add_argument("--attribute", default=None, metavar="NAME[,NAME...]",
+                   help="mucac: the CelebA attribute(s) to predict; one = the binary task (default: Male,Smiling,Young)")
+    p.add_argument("--original", default=None, metavar="PATH.pth",
+                   help="use a published checkpoint (state dict, loaded with weights_only) as the Original model")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's training epochs")
     p.add_argument("--image-size", type=int, default=None, help="override the recipe's image size")
@@ -31,8 +41,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
 
 
 def experiment_from(args: argparse.Namespace) -> Experiment:
+    attributes = tuple(a.strip() for a in (args.attribute or "").split(",") if a.strip())
+    options = DataOptions(subset=args.subset, drop_duplicates=args.drop_duplicates, attributes=attributes)
     return build_experiment(args.dataset, args.scenario, args.forget, args.seed, args.epochs, args.image_size,
-                            args.data_dir, args.device)
+                            args.data_dir, args.device, data_options=options, original=args.original)
 
 
 class ConsoleProgress:
@@ -59,9 +71,12 @@ def write_json(path: str | None, payload: dict) -> None:
 
 def describe(exp: Experiment) -> str:
     s = exp.splits.sizes()
-    return (f"{exp.dataset.title} | scenario {exp.splits.scenario} | forget {exp.splits.forget_spec} | "
-            f"seed {exp.seed} | train {s['train']} (forget {s['forget']}, retain {s['retain']}), "
-            f"test {s['test']}, MIA non-members {s['unseen']} | device {exp.device}")
+    lines = [f"{exp.dataset.title} | scenario {exp.splits.scenario} | forget {exp.splits.forget_spec} | "
+             f"seed {exp.seed} | train {s['train']} (forget {s['forget']}, retain {s['retain']}), "
+             f"test {s['test']}, MIA non-members {s['unseen']} | device {exp.device}"]
+    if exp.original is not None:
+        lines.append(f"Original: imported from {exp.original.path} (sha256 {exp.original.sha256[:12]}...)")
+    return "\n".join(lines + [f"data note: {note}" for note in exp.dataset.notes])
 
 
 def cmd_train(args: argparse.Namespace) -> int:
