@@ -45,7 +45,7 @@ def _read(path: Path) -> object:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        found = re.search(r"[Uu]nsupported (?:global: )?GLOBAL ([\w.]+)", str(e))
         if found is None:
             raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint (safe loading failed).") from None
         raise CheckpointError(
