@@ -1,11 +1,17 @@
-"""Pieces several methods share: optimizers, the distillation KL, output targets."""
+"""Pieces several methods share: optimizers, the distillation KL, output targets, diagonal importances,
+random wrong labels and a masked training loop."""
 from __future__ import annotations
+
+import math
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mu_core.task import TaskKind
+from mu_core.methods.base import UnlearnContext
+from mu_core.task import TaskKind, task_loss
+from mu_core.training import Tracker, batch_indices
 
 
 def optimizer(params, name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
@@ -36,3 +42,79 @@ def step(optim: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = 
 
 def is_multilabel(kind: TaskKind) -> bool:
     return kind == "multilabel"
+
+def n_batches(n: int, batch_size: int) -> int:
+    """Batches per pass over `n` samples (as `batch_indices` splits them)."""
+    return max(1, math.ceil(n / batch_size))
+
+
+def batch_grads(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], tracker: Tracker,
+                stage: str) -> Iterator[dict[str, torch.Tensor]]:
+    """The gradient of each batch's mean loss, per trainable parameter (one tracker step per batch). The model's
+    mode (eval or train) is the caller's choice; `.grad` fields are left untouched."""
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    for x, y in batches:
+        loss = loss_fn(model(x), y)
+        grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
+        tracker.step(stage, loss=loss.detach())
+        yield {name: torch.zeros_like(p) if g is None else g
+               for (name, p), g in zip(params.items(), grads)}
+
+
+def diag_importance(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+                    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], tracker: Tracker,
+                    stage: str) -> dict[str, torch.Tensor]:
+    """SSD's diagonal importance, an empirical-Fisher proxy: the mean over mini-batches of the squared gradient of
+    the mean batch loss (squared per batch, not per sample), per parameter element. Used by SSD and GISA."""
+    total: dict[str, torch.Tensor] = {}
+    count = 0
+    for grads in batch_grads(model, batches, loss_fn, tracker, stage):
+        for name, g in grads.items():
+            total[name] = total[name] + g.square() if name in total else g.square()
+        count += 1
+    return {name: t / count for name, t in total.items()}
+
+
+def random_wrong_labels(y: torch.Tensor, kind: TaskKind, num_classes: int,
+                        generator: torch.Generator) -> torch.Tensor:
+    """Random labels that are all wrong: multi-class/binary, a uniformly drawn other class; multi-label, the 0/1
+    vector with a random non-empty set of attributes flipped."""
+    n = len(y)
+    if is_multilabel(kind):
+        flips = torch.randint(0, 2, tuple(y.shape), generator=generator).bool()
+        none = ~flips.any(dim=1)
+        flips[none, torch.randint(0, y.shape[1], (int(none.sum()),), generator=generator)] = True
+        return torch.where(flips.to(y.device), 1 - y, y)
+    shift = torch.randint(1, num_classes, (n,), generator=generator).to(y.device)
+    return (y + shift) % num_classes
+
+
+def train_on(ctx: UnlearnContext, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
+             opt: torch.optim.Optimizer, grad_mask: dict[str, torch.Tensor] | None = None,
+             stage: str = "unlearning") -> None:
+    """`epochs` shuffled, augmented passes of the task loss over uint8 images `x` with labels `y` (one tracker step
+    per batch). `grad_mask` (parameter name -> 0/1 tensor) zeroes the gradient outside the mask, so only masked
+    weights move (with no weight decay)."""
+    params = dict(ctx.model.named_parameters())
+    for _ in range(epochs):
+        for idx in batch_indices(len(x), batch_size, ctx.generator):
+            idx = idx.to(x.device)
+            loss = task_loss(ctx.model(ctx.prepare(x[idx])), y[idx], ctx.kind)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            for name, mask in (grad_mask or {}).items():
+                if params[name].grad is not None:
+                    params[name].grad.mul_(mask)
+            opt.step()
+            ctx.tracker.step(stage, loss=loss.detach())
+
+
+def relabelled_train_set(ctx: UnlearnContext) -> tuple[torch.Tensor, torch.Tensor]:
+    """The retain images with their labels plus the forget images with random wrong labels, drawn once per run
+    (Amnesiac unlearning / SalUn's random labelling)."""
+    x_f, y_f = ctx.data("forget")
+    x_r, y_r = ctx.data("retain")
+    wrong = random_wrong_labels(y_f, ctx.kind, ctx.num_classes, ctx.generator)
+    return torch.cat([x_f, x_r]), torch.cat([wrong, y_r])
+

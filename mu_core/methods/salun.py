@@ -1,0 +1,57 @@
+"""SalUn: weight saliency from the forget loss's gradient, then random-label training of the salient weights only."""
+from __future__ import annotations
+
+import torch
+
+from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.common import batch_grads, n_batches, optimizer, relabelled_train_set, train_on
+from mu_core.task import task_loss
+
+HPARAMS = (
+    HParam("saliency_fraction", "float", 0.5, "Share of all weights kept in the saliency mask: those with the "
+           "largest |gradient| of the forget loss (SalUn's threshold, 0.5 by default).", min=0.01, max=1.0,
+           step=0.01),
+    HParam("epochs", "int", 1, "Passes over retain + relabelled forget (10 in the paper on CIFAR-10).", min=1,
+           max=20, step=1),
+    HParam("lr", "float", 0.01, "Learning rate (SGD about 0.01 in the paper).", min=1e-5, max=0.5, log=True),
+    HParam("momentum", "float", 0.9, "SGD momentum (0.9 in the paper; no weight decay here, so weights outside "
+           "the mask never move).", min=0.0, max=0.99, step=0.01),
+    HParam("batch_size", "int", 64, "Images per step.", min=8, max=256, step=8),
+)
+
+
+def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict[str, torch.Tensor]:
+    """0/1 masks over all parameters: the top `fraction` of weights (globally) by |sum of the forget-loss
+    gradients|, computed in eval mode on un-augmented forget images, as SalUn's generate_mask does."""
+    ctx.model.eval()
+    total: dict[str, torch.Tensor] = {}
+    batches = ctx.batches("forget", batch_size, train_augment=False, shuffle=False)
+    for grads in batch_grads(ctx.model, batches, lambda z, y: task_loss(z, y, ctx.kind), ctx.tracker, "saliency"):
+        for name, g in grads.items():
+            total[name] = total[name] + g if name in total else g
+    ctx.model.train()
+    scores = {name: g.abs() for name, g in total.items()}
+    flat = torch.cat([s.flatten() for s in scores.values()])
+    keep = max(1, int(len(flat) * fraction))
+    threshold = torch.kthvalue(flat.cpu(), len(flat) - keep + 1).values.to(flat.device)
+    return {name: (s >= threshold).to(s.dtype) for name, s in scores.items()}
+
+
+def run(ctx: UnlearnContext, hp: dict) -> None:
+    x, y = relabelled_train_set(ctx)
+    bs = hp["batch_size"]
+    ctx.begin(ctx.n_batches("forget", bs) + hp["epochs"] * n_batches(len(x), bs))
+    mask = saliency_mask(ctx, hp["saliency_fraction"], bs)
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
+    train_on(ctx, x, y, hp["epochs"], bs, opt, grad_mask=mask)
+
+
+METHOD = Method(
+    name="salun", title="SalUn",
+    description="Saliency unlearning: mask the weights whose forget-loss gradient is largest (a global top "
+                "fraction), then train only those with random wrong labels on the forget set mixed with the "
+                "retain set. SalUn draws forget labels from all classes; here they are always wrong.",
+    reference="Fan et al., 'SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image "
+              "Classification and Generation' (ICLR 2024); mask from generate_mask.py, random labelling from "
+              "RL.py of the official code (OPTML-Group/Unlearn-Saliency).",
+    hparams=HPARAMS, run=run)

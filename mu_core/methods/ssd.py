@@ -1,0 +1,62 @@
+"""Selective Synaptic Dampening: no training; shrink the weights far more important to the forget set than to the
+training data, in proportion to how much more important they are."""
+from __future__ import annotations
+
+import torch
+
+from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.common import diag_importance
+from mu_core.task import task_loss
+
+HPARAMS = (
+    HParam("dampening", "float", 1.0, "lambda: a selected weight is multiplied by min(lambda * I_D / I_f, 1) "
+           "(1 in the paper; 0.1 in the GISA study and the paper's note on faces).", min=0.01, max=10.0, log=True),
+    HParam("selection", "float", 10.0, "alpha: a weight is selected when I_f > alpha * I_D (10 in the paper; 50 in "
+           "its note on faces).", min=1.0, max=200.0, log=True),
+    HParam("importance_set", "choice", "train", "Data for I_D: the full training set as published, or the retain "
+           "set as the GISA study did.", choices=("train", "retain")),
+    HParam("batch_size", "int", 64, "Images per batch of the importance passes (the importance is a mean of "
+           "squared batch gradients, so it depends on this; 128 in the paper).", min=8, max=256, step=8),
+)
+
+
+@torch.no_grad()
+def dampen(model: torch.nn.Module, reference: dict[str, torch.Tensor], forget: dict[str, torch.Tensor],
+           dampening: float, selection: float) -> float:
+    """Multiply every parameter element with I_f > selection * I_D by min(dampening * I_D / I_f, 1); returns the
+    share of elements selected. Weights never grow."""
+    selected = total = 0
+    for name, p in model.named_parameters():
+        i_d, i_f = reference[name], forget[name]
+        chosen = i_f > selection * i_d
+        factor = (dampening * i_d / i_f.clamp_min(torch.finfo(i_f.dtype).tiny)).clamp(max=1.0)
+        p.mul_(torch.where(chosen, factor, torch.ones_like(factor)))
+        selected += int(chosen.sum())
+        total += p.numel()
+    return selected / total
+
+
+def run(ctx: UnlearnContext, hp: dict) -> None:
+    bs, source = hp["batch_size"], hp["importance_set"]
+    ctx.begin(ctx.n_batches(source, bs) + ctx.n_batches("forget", bs) + 1)
+    ctx.model.eval()
+    loss = lambda z, y: task_loss(z, y, ctx.kind)  # noqa: E731
+
+    def importance(split: str) -> dict[str, torch.Tensor]:
+        batches = ctx.batches(split, bs, train_augment=False)
+        return diag_importance(ctx.model, batches, loss, ctx.tracker, f"importance on {split}")
+
+    reference, forget = importance(source), importance("forget")
+    share = dampen(ctx.model, reference, forget, hp["dampening"], hp["selection"])
+    ctx.tracker.step("dampening", selected_share=share)
+
+
+METHOD = Method(
+    name="ssd", title="SSD",
+    description="Selective Synaptic Dampening, training-free: compute diagonal (Fisher-like) importances on the "
+                "training data (I_D) and the forget set (I_f) in eval mode without augmentation, then shrink each "
+                "weight with I_f > alpha * I_D by the factor min(lambda * I_D / I_f, 1).",
+    reference="Foster et al., 'Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening' "
+              "(AAAI 2024), if-loops/selective-synaptic-dampening src/ssd.py (lambda 1, alpha 10, exponent 1, "
+              "lower bound 1); the retain-set variant is the GISA study's (YuliiaSuprun/MachineUnlearning).",
+    hparams=HPARAMS, run=run)

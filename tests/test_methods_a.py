@@ -1,0 +1,208 @@
+"""Method-specific checks of CF-k, NegGrad, Advanced NegGrad, Random Labels, SalUn, SSD and GISA on tiny data
+(a 2-epoch, 32-pixel Original on 8 people; a multi-label variant of the built-in faces for the task-kind checks)."""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from mu_core.baselines import get_baseline
+from mu_core.experiment import Experiment, build_experiment
+from mu_core.methods import UnlearnContext, get_method
+from mu_core.methods.common import diag_importance, random_wrong_labels
+from mu_core.methods.gisa import tensor_lrs
+from mu_core.methods.salun import saliency_mask
+from mu_core.methods.ssd import dampen
+from mu_core.models import build_model, clone
+from mu_core.training import Tracker, seed_everything
+
+MINE = ("cf_k", "neggrad", "adv_neggrad", "random_labels", "salun", "ssd", "gisa")
+# Small settings so that every run takes a few steps.
+FAST = {"cf_k": {"epochs": 1}, "neggrad": {"epochs": 1}, "adv_neggrad": {"epochs": 1},
+        "random_labels": {"epochs": 1}, "salun": {"epochs": 1}, "ssd": {"selection": 1.0},
+        "gisa": {"epochs": 1, "lr": 1e-3}}
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("MU_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
+        yield
+
+
+@pytest.fixture(scope="module")
+def exp(checkpoints) -> Experiment:
+    """The first 8 people only (56 training photos; forget = people 0 and 1): one batch per pass keeps runs short."""
+    full = build_experiment(seed=0, epochs=2, image_size=32)
+    ids, s = full.dataset.identities, full.splits
+    train = s.train[ids[s.train] < 8]
+    forgotten = ids[train] < 2
+    splits = dataclasses.replace(s, forget_spec="people:0,1", train=train, forget=train[forgotten],
+                                 retain=train[~forgotten], test=s.test[(ids[s.test] >= 2) & (ids[s.test] < 8)],
+                                 unseen=s.test[ids[s.test] < 2])
+    return dataclasses.replace(full, splits=splits)
+
+
+@pytest.fixture(scope="module")
+def original(exp):
+    return get_baseline(exp, "original").model
+
+
+def multilabel(exp: Experiment) -> Experiment:
+    """The same faces with three 0/1 attributes per person (bits of the person number)."""
+    ds = exp.dataset
+    bits = ((ds.identities[:, None] >> np.arange(3)) & 1).astype(np.float32)
+    ml = dataclasses.replace(ds, name="orl_ml", kind="multilabel", class_names=["a", "b", "c"], labels=bits,
+                             _tensors=ds._tensors)
+    return dataclasses.replace(exp, dataset=ml)
+
+
+def context(exp: Experiment, original, progress=None) -> UnlearnContext:
+    model, teacher = clone(original).train(), clone(original).eval()
+    teacher.requires_grad_(False)
+    return UnlearnContext(exp, model, teacher, seed_everything(exp.seed), Tracker(1, progress))
+
+
+def run(exp, original, name: str, seen: list | None = None, **overrides) -> UnlearnContext:
+    """Run a method on a copy of `original`, checking that it reports exactly the steps it announced."""
+    seen = [] if seen is None else seen
+    method = get_method(name)
+    ctx = context(exp, original, seen.append)
+    method.run(ctx, method.resolve({**FAST[name], **overrides}))
+    assert seen and seen[-1].step == ctx.tracker.total and all(p.total == ctx.tracker.total for p in seen)
+    return ctx
+
+
+def params(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.named_parameters()}
+
+
+def state(model) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("name", MINE)
+def test_runs_on_a_multilabel_task(exp, name):
+    """An untrained three-attribute network is enough to exercise the multi-label code paths."""
+    torch.manual_seed(0)
+    original = build_model(3).eval()
+    before = params(original)
+    after = params(run(multilabel(exp), original, name).model)
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_cf_k_leaves_lower_blocks_untouched(exp, original):
+    before = state(original)
+    ctx = run(exp, original, "cf_k", k=3)
+    after = state(ctx.model)
+    for name in before:
+        moved = not torch.equal(before[name], after[name])
+        if name.startswith(("conv1", "bn1", "layer1", "layer2")):
+            assert not moved, f"{name} changed although frozen"
+    assert not torch.equal(before["fc.weight"], after["fc.weight"])
+    assert not torch.equal(before["layer3.0.conv1.weight"], after["layer3.0.conv1.weight"])
+    assert all(p.requires_grad for p in ctx.model.parameters())
+
+
+def test_cf_k_1_trains_only_the_head(exp, original):
+    before = params(original)
+    after = params(run(exp, original, "cf_k", k=1).model)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == {"fc.weight", "fc.bias"}
+
+
+def test_neggrad_raises_the_forget_loss(exp, original):
+    seen = []
+    run(exp, original, "neggrad", seen, epochs=3, lr=0.01)
+    assert seen[-1].losses["forget"] > seen[0].losses["forget"]
+
+
+def test_adv_neggrad_reports_both_losses(exp, original):
+    seen = []
+    run(exp, original, "adv_neggrad", seen, forget_batch_size=16)
+    assert all({"retain", "forget"} <= set(p.losses) for p in seen)
+
+
+def test_random_wrong_labels_are_always_wrong():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(40).repeat(5)
+    wrong = random_wrong_labels(y, "multiclass", 40, g)
+    assert (wrong != y).all() and wrong.min() >= 0 and wrong.max() < 40
+    assert len(set(wrong.tolist())) > 20
+    assert torch.equal(wrong, random_wrong_labels(y, "multiclass", 40, torch.Generator().manual_seed(0)))
+    binary = random_wrong_labels(torch.tensor([0, 1, 1, 0]), "binary", 2, g)
+    assert binary.tolist() == [1, 0, 0, 1]
+    attrs = torch.randint(0, 2, (500, 3), generator=g).float()
+    flipped = random_wrong_labels(attrs, "multilabel", 3, g)
+    assert ((flipped != attrs).any(dim=1)).all() and set(flipped.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_salun_changes_only_masked_weights(exp, original):
+    fraction = 0.1
+    mask = saliency_mask(context(exp, original), fraction, 64)
+    kept = sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
+    assert kept == pytest.approx(fraction, abs=0.01)
+    before = params(original)
+    after = params(run(exp, original, "salun", saliency_fraction=fraction).model)
+    moved = 0
+    for name in before:
+        changed = before[name] != after[name]
+        assert not (changed & (mask[name] == 0)).any(), f"{name} changed outside the mask"
+        moved += int(changed.sum())
+    assert moved > 0
+
+
+def test_ssd_dampens_and_never_grows_weights(exp, original):
+    before = params(original)
+    ctx = run(exp, original, "ssd", selection=1.0, dampening=0.5)
+    after = params(ctx.model)
+    for name in before:  # each weight is multiplied by a factor in [0, 1]
+        assert (after[name].abs() <= before[name].abs()).all() and (after[name] * before[name] >= 0).all()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    buffers = dict(original.named_buffers())
+    assert all(torch.equal(buffers[k], v) for k, v in ctx.model.named_buffers())
+
+
+def test_ssd_dampening_rule():
+    model = torch.nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.tensor([[1.0, -2.0, 3.0]]))
+    reference = {"weight": torch.tensor([[1.0, 1.0, 1.0]])}
+    forget = {"weight": torch.tensor([[20.0, 5.0, 40.0]])}
+    share = dampen(model, reference, forget, dampening=2.0, selection=10.0)
+    # Selected: elements 0 (20 > 10) and 2 (40 > 10), scaled by 2*1/20 and 2*1/40; element 1 untouched.
+    assert model.weight.detach()[0].tolist() == pytest.approx([0.1, -2.0, 0.15])
+    assert share == pytest.approx(2 / 3)
+    dampen(model, reference, {"weight": torch.tensor([[20.0, 0.0, 40.0]])}, dampening=100.0, selection=10.0)
+    assert model.weight.detach()[0].tolist() == pytest.approx([0.1, -2.0, 0.15])  # factor capped at 1
+
+
+def test_diag_importance_is_the_mean_squared_batch_gradient():
+    model = torch.nn.Linear(2, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(0.0)
+    batches = [(torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0]])), (torch.tensor([[0.0, 2.0]]), torch.tensor([[1.0]]))]
+    mse = lambda z, y: ((z - y) ** 2).mean()  # noqa: E731
+    imp = diag_importance(model, batches, mse, Tracker(2), "importance")
+    # Gradients: batch 1 (-2, 0), batch 2 (0, -4); mean of squares (2, 8).
+    assert imp["weight"][0].tolist() == pytest.approx([2.0, 8.0])
+    assert model.weight.grad is None
+
+
+def test_gisa_lrs_are_never_below_base():
+    retain = {"a": torch.tensor([1.0, 1.0]), "b": torch.tensor([1.0, 4.0]), "c": torch.zeros(2)}
+    forget = {"a": torch.tensor([math.e, math.e]), "b": torch.tensor([0.5, 1.0]), "c": torch.zeros(2)}
+    lrs = tensor_lrs(forget, retain, 1e-3)
+    assert lrs["a"] == pytest.approx(2e-3, rel=1e-5)  # log ratio 1 everywhere
+    assert lrs["b"] == pytest.approx(1e-3) and lrs["c"] == pytest.approx(1e-3)  # negative logs clamp to 0
+
+
+def test_gisa_runs_with_class_weights(exp, original):
+    before = params(original)
+    after = params(run(exp, original, "gisa", class_weighted=True).model)
+    assert all(torch.isfinite(v).all() for v in after.values())
+    assert any(not torch.equal(before[k], after[k]) for k in before)
