@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from mu_core.data.transforms import to_float
 from mu_core.methods.base import UnlearnContext
 from mu_core.task import TaskKind, task_loss
 from mu_core.training import Tracker, batch_indices
@@ -42,6 +43,7 @@ def step(optim: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = 
 
 def is_multilabel(kind: TaskKind) -> bool:
     return kind == "multilabel"
+
 
 def n_batches(n: int, batch_size: int) -> int:
     """Batches per pass over `n` samples (as `batch_indices` splits them)."""
@@ -118,3 +120,53 @@ def relabelled_train_set(ctx: UnlearnContext) -> tuple[torch.Tensor, torch.Tenso
     wrong = random_wrong_labels(y_f, ctx.kind, ctx.num_classes, ctx.generator)
     return torch.cat([x_f, x_r]), torch.cat([wrong, y_r])
 
+
+def soft_outputs(logits: torch.Tensor, kind: TaskKind, temperature: float = 1.0) -> torch.Tensor:
+    """Softened output distribution: softmax(z/T) over classes, or per-attribute sigmoid(z/T) for multi-label."""
+    z = logits / temperature
+    return torch.sigmoid(z) if is_multilabel(kind) else F.softmax(z, dim=1)
+
+
+def kl_to_target(student_logits: torch.Tensor, target: torch.Tensor, kind: TaskKind,
+                 temperature: float = 1.0) -> torch.Tensor:
+    """Per-sample KL(target || student at temperature T). `target` holds probabilities as from `soft_outputs`:
+    a distribution over classes, or for multi-label one Bernoulli per attribute, whose KLs are summed."""
+    z = student_logits / temperature
+    if is_multilabel(kind):
+        return (F.kl_div(F.logsigmoid(z), target, reduction="none")
+                + F.kl_div(F.logsigmoid(-z), 1 - target, reduction="none")).sum(dim=1)
+    return F.kl_div(F.log_softmax(z, dim=1), target, reduction="none").sum(dim=1)
+
+
+def task_distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float,
+                    kind: TaskKind) -> torch.Tensor:
+    """`distill_kl` for any task kind: for multi-label it compares per-attribute sigmoid outputs (summed
+    Bernoulli KLs, * T^2, divided by the batch size) instead of a softmax over independent attributes."""
+    if not is_multilabel(kind):
+        return distill_kl(student_logits, teacher_logits, temperature)
+    target = soft_outputs(teacher_logits, kind, temperature)
+    return kl_to_target(student_logits, target, kind, temperature).sum() * temperature ** 2 / len(student_logits)
+
+
+def uniform_target(logits: torch.Tensor, kind: TaskKind) -> torch.Tensor:
+    """The know-nothing output: 1/C per class, or 0.5 per attribute."""
+    return torch.full_like(logits, 0.5 if is_multilabel(kind) else 1.0 / logits.shape[1])
+
+
+@torch.no_grad()
+def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False,
+                   batch_size: int = 256) -> torch.Tensor:
+    """Logits, or with `features` the penultimate-layer features (the input of a torchvision ResNet's `fc`), of a
+    model used as it is (a frozen teacher in eval mode) on uint8 images without augmentation, in chunks."""
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        x = to_float(images[start:start + batch_size])
+        if features:
+            for name, module in model.named_children():
+                if name == "fc":
+                    break
+                x = module(x)
+            chunks.append(torch.flatten(x, 1))
+        else:
+            chunks.append(model(x))
+    return torch.cat(chunks)

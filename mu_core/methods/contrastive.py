@@ -1,0 +1,68 @@
+"""Contrastive fine-tuning (Kaggle NeurIPS-2023 Machine Unlearning, 2nd place): flatten the outputs on the
+forget set, then alternate pushing forget outputs away from retain outputs with fine-tuning on the retain set."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.common import kl_to_target, optimizer, step, train_on, uniform_target
+
+MOMENTUM = 0.9  # every optimizer of the solution
+
+HPARAMS = (
+    HParam("epochs", "int", 8, "Stage 2 epochs, each a forget round then a retain round (solution: 8).", min=1,
+           max=20, step=1),
+    HParam("uniform_lr", "float", 0.005, "Stage 1 learning rate: one pass over the forget set pulling its outputs "
+           "to the uniform distribution (solution: SGD 0.005, momentum 0.9).", min=1e-6, max=0.5, log=True),
+    HParam("forget_lr", "float", 3e-4, "Forget-round learning rate, cosine-annealed to 1e-6 over all forget "
+           "steps (solution: 3e-4).", min=1e-6, max=0.5, log=True),
+    HParam("retain_lr", "float", 0.004, "Retain-round learning rate (solution: 0.001 * batch / 64 = 0.004).",
+           min=1e-6, max=0.5, log=True),
+    HParam("retain_weight_decay", "float", 0.01, "Retain-round weight decay (solution: 0.01).", min=0.0, max=0.1,
+           step=1e-3),
+    HParam("temperature", "float", 1.15, "Temperature t dividing the forget-retain logit similarities "
+           "(solution: 1.15).", min=0.05, max=10.0, step=0.05),
+    HParam("batch_size", "int", 256, "Images per step in every stage (solution: 256).", min=8, max=512, step=8),
+)
+
+
+def contrastive_loss(forget_logits: torch.Tensor, retain_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """-mean(log_softmax(z_f z_r^T / t)): each forget output is pushed away from every retain output equally."""
+    return -F.log_softmax(forget_logits @ retain_logits.T / temperature, dim=1).mean()
+
+
+def run(ctx: UnlearnContext, hp: dict) -> None:
+    bs = hp["batch_size"]
+    n_f, n_r = ctx.n_batches("forget", bs), ctx.n_batches("retain", bs)
+    ctx.begin(n_f + hp["epochs"] * (min(n_f, n_r) + n_r))
+    params = list(ctx.model.parameters())
+    uniform_opt = optimizer(params, "sgd", hp["uniform_lr"], MOMENTUM)
+    for x, _ in ctx.batches("forget", bs):
+        logits = ctx.model(x)
+        loss = kl_to_target(logits, uniform_target(logits, ctx.kind), ctx.kind).mean()
+        step(uniform_opt, loss)
+        ctx.tracker.step(stage="stage 1: uniform outputs on the forget set", uniform_kl=loss.detach())
+    forget_opt = optimizer(params, "sgd", hp["forget_lr"], MOMENTUM)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(forget_opt, T_max=hp["epochs"] * min(n_f, n_r),
+                                                          eta_min=1e-6)
+    retain_opt = optimizer(params, "sgd", hp["retain_lr"], MOMENTUM, hp["retain_weight_decay"])
+    x_r, y_r = ctx.data("retain")
+    for _ in range(hp["epochs"]):
+        for (x_f, _), (x_rf, _) in zip(ctx.batches("forget", bs), ctx.batches("retain", bs)):
+            with torch.no_grad():
+                retain_logits = ctx.model(x_rf)
+            loss = contrastive_loss(ctx.model(x_f), retain_logits, hp["temperature"])
+            step(forget_opt, loss)
+            schedule.step()
+            ctx.tracker.step(stage="forget round", contrastive=loss.detach())
+        train_on(ctx, x_r, y_r, 1, bs, retain_opt, stage="retain round")
+
+
+METHOD = Method(
+    name="contrastive", title="Contrastive fine-tuning",
+    description="Pull forget outputs to uniform, then alternate pushing them away from retain outputs "
+                "(contrastive) with fine-tuning on the retain set.",
+    reference="Kaggle NeurIPS-2023 Machine Unlearning challenge, 2nd place solution (public write-up and "
+              "re-implementation); described in YuliiaSuprun/MachineUnlearning, Final Report section 6.1.2.",
+    hparams=HPARAMS, run=run)

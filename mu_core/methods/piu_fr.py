@@ -1,0 +1,69 @@
+"""PIU-FR: alternate descent and ascent on the KL between the model's outputs on forget photos and the Original's
+outputs on class-matched "twin" photos, then optionally fine-tune on the retain set."""
+from __future__ import annotations
+
+import torch
+
+from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.common import frozen_outputs, optimizer, step, task_distill_kl, train_on
+from mu_core.training import batch_indices
+
+STAGE2_MOMENTUM = 0.9  # PIU-FR's stage 2 optimizer
+
+HPARAMS = (
+    HParam("epochs", "int", 10, "Stage 1 passes over the forget set, in a fixed order (PIU-FR: 10 on MUFAC, 1-2 "
+           "on MUCAC and JAFFE).", min=1, max=50, step=1),
+    HParam("lr", "float", 0.001, "Stage 1 SGD learning rate, no momentum (PIU-FR: 0.001).", min=1e-6, max=0.5,
+           log=True),
+    HParam("temperature", "float", 4.0, "Temperature T of the distillation KL (PIU-FR: 4).", min=0.5, max=20.0,
+           step=0.5),
+    HParam("batch_size", "int", 64, "Forget images per stage 1 step; the sign alternates from batch to batch and "
+           "restarts with descent every epoch, so with a single batch there is no ascent (PIU-FR: 64; JAFFE 8).",
+           min=1, max=256, step=1),
+    HParam("stage2", "bool", False, "Run stage 2: fine-tune on the retain set (PIU-FR runs it on MUFAC only)."),
+    HParam("stage2_epochs", "int", 2, "Stage 2 epochs (PIU-FR: 2).", min=1, max=10, step=1),
+    HParam("stage2_lr", "float", 0.01, "Stage 2 SGD learning rate, momentum 0.9 (PIU-FR: 0.01).", min=1e-6,
+           max=0.5, log=True),
+    HParam("stage2_batch", "int", 64, "Retain images per stage 2 step (PIU-FR: 64).", min=8, max=512, step=8),
+)
+
+
+def twins(ctx: UnlearnContext) -> torch.Tensor:
+    """For each forget photo, one retain photo drawn at random with the same label (the same label vector for
+    multi-label), or from the whole retain set when its label has no retain photo (a forgotten person)."""
+    y_f, y_r = ctx.data("forget")[1], ctx.data("retain")[1]
+    same = (y_f.view(len(y_f), -1)[:, None, :] == y_r.view(len(y_r), -1)[None, :, :]).all(dim=2)
+    pool = torch.where(same.any(dim=1, keepdim=True), same, torch.ones_like(same)).float().cpu()
+    return torch.multinomial(pool, 1, generator=ctx.generator).flatten().to(ctx.device)
+
+
+def run(ctx: UnlearnContext, hp: dict) -> None:
+    x_f, _ = ctx.data("forget")
+    x_r, y_r = ctx.data("retain")
+    bs = hp["batch_size"]
+    stage2_steps = hp["stage2_epochs"] * ctx.n_batches("retain", hp["stage2_batch"]) if hp["stage2"] else 0
+    ctx.begin(hp["epochs"] * ctx.n_batches("forget", bs) + stage2_steps)
+    targets = frozen_outputs(ctx.original, x_r[twins(ctx)])
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"])
+    for _ in range(hp["epochs"]):
+        for k, idx in enumerate(batch_indices(len(x_f), bs, ctx.generator, shuffle=False)):
+            idx = idx.to(ctx.device)
+            kl = task_distill_kl(ctx.model(ctx.prepare(x_f[idx])), targets[idx], hp["temperature"], ctx.kind)
+            sign = 1.0 if k % 2 == 0 else -1.0
+            step(opt, sign * kl)
+            ctx.tracker.step(stage="stage 1: descent" if sign > 0 else "stage 1: ascent", kl=kl.detach(),
+                             sign=sign)
+    if hp["stage2"]:
+        stage2_opt = optimizer(ctx.model.parameters(), "sgd", hp["stage2_lr"], STAGE2_MOMENTUM)
+        train_on(ctx, x_r, y_r, hp["stage2_epochs"], hp["stage2_batch"], stage2_opt, stage="stage 2: fine-tune")
+
+
+METHOD = Method(
+    name="piu_fr", title="PIU-FR",
+    description="Alternate pulling and pushing the forget outputs to the Original's outputs on class-matched retain "
+                "photos (not unseen photos: those are the attack's non-members), then optionally fine-tune.",
+    reference="Le, Tran & Nguyen, \"PIU-FR: Personal Identity Unlearning for Facial Recognition\" (ACIIDS 2025), "
+              "code thuanphat03/Unlearn-PIU-FR @9b23c78 (class PIU_FR). Twins come from the retain set instead of "
+              "an unseen_train pool: class-matched where the class has retain photos, else drawn from all retain "
+              "photos (other classes), and the twins' outputs are taken once without augmentation.",
+    hparams=HPARAMS, run=run)
