@@ -1,7 +1,8 @@
-"""`python -m mu_core <command>`: train, evaluate (and the commands added by the methods registry)."""
+"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, tune."""
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
 from mu_core.models import atomic_write
-from mu_core.pipeline import score_baselines
-from mu_core.report import format_table
+from mu_core.methods import REGISTRY, get_method
+from mu_core.pipeline import execute_run, run_method, score_baselines
+from mu_core.report import format_table, summary_table, to_csv
+from mu_core.store import RunStore
 from mu_core.training import Progress
 
 Command = Callable[[argparse.Namespace], int]
@@ -93,14 +96,105 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    exp = experiment_from(args)
-    print(describe(exp))
-    scored = score_baselines(exp, ConsoleProgress())
-    rows = [scored["retrained"].result]
-    if args.model != "retrained":
-        rows.insert(0, scored[args.model].result)
+    """A baseline, or a stored run (its result was computed by the same evaluation path when it finished)."""
+    if args.model in ("original", "retrained"):
+        exp = experiment_from(args)
+        print(describe(exp))
+        scored = score_baselines(exp, ConsoleProgress())
+        rows = [scored[args.model].result] + ([scored["retrained"].result] if args.model == "original" else [])
+    else:
+        run = RunStore().get(args.model)
+        if run is None:
+            raise MUError(f"No run {args.model!r}: use original, retrained or a run id from the Runs page.")
+        if run["status"] != "done":
+            raise MUError(f"Run {args.model} is {run['status']}: {run['message'] or 'no result'}.")
+        print(f"run {run['id']}: {run['method']} on {run['dataset']} / {run['scenario']} / {run['forget']}, "
+              f"seed {run['seed']}")
+        rows = [run["result"]]
     print(format_table(rows))
     write_json(args.json, rows[0])
+    return 0
+
+
+def parse_sets(pairs: list[str]) -> dict[str, str]:
+    """`--set key=value` pairs (validated later against the method's declaration)."""
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise MUError(f"--set takes key=value, got {pair!r}.")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def cmd_methods(args: argparse.Namespace) -> int:
+    for m in REGISTRY.values():
+        print(f"{m.name:16} {m.title}: {m.description}")
+        for h in m.hparams:
+            print(f"{'':18}{h.name} = {h.default!r}  ({h.allowed()}) {h.help}")
+    write_json(args.json, {"methods": [m.to_dict() for m in REGISTRY.values()]})
+    return 0
+
+
+def cmd_unlearn(args: argparse.Namespace) -> int:
+    exp = experiment_from(args)
+    overrides = parse_sets(args.set)
+    get_method(args.method).resolve(overrides, exp.dataset.name, exp.splits.scenario)  # fail fast on bad values
+    print(describe(exp))
+    baselines = score_baselines(exp, ConsoleProgress())
+    run_id, scored = execute_run(exp, args.method, overrides, baselines, RunStore(), ConsoleProgress())
+    print(f"run {run_id} stored")
+    print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
+    write_json(args.json, scored.result)
+    return 0
+
+
+def method_names(text: str) -> list[str]:
+    names = list(REGISTRY) if text == "all" else [n.strip() for n in text.split(",") if n.strip()]
+    for name in names:
+        get_method(name)
+    return names
+
+
+def cmd_benchmark(args: argparse.Namespace) -> int:
+    names = method_names(args.methods)
+    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    rows: list[dict] = []
+    for seed in seeds:
+        args.seed = seed
+        exp = experiment_from(args)
+        print(describe(exp))
+        baselines = score_baselines(exp, ConsoleProgress())
+        rows += [baselines["original"].result, baselines["retrained"].result]
+        for name in names:
+            rows.append(run_method(exp, name, {}, baselines, ConsoleProgress()).result)
+    table = summary_table(rows)
+    print(table)
+    write_json(args.json, {"rows": rows})
+    if args.csv:
+        atomic_write(Path(args.csv), lambda p: p.write_text(to_csv(rows)))
+        print(f"wrote {args.csv}")
+    if args.markdown:
+        atomic_write(Path(args.markdown), lambda p: p.write_text(summary_table(rows, markdown=True) + "\n"))
+        print(f"wrote {args.markdown}")
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace) -> int:
+    """Grid search of one method's hyperparameters on a tuning seed; rows sorted by gap to Retrained."""
+    method = get_method(args.method)
+    grid = {k: [v for v in vs.split(",") if v] for k, vs in parse_sets(args.grid).items()}
+    exp = experiment_from(args)
+    print(describe(exp))
+    baselines = score_baselines(exp, ConsoleProgress())
+    rows = [baselines["original"].result, baselines["retrained"].result]
+    for values in itertools.product(*grid.values()):
+        overrides = dict(zip(grid, values))
+        method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
+        rows.append(run_method(exp, method.name, overrides, baselines, ConsoleProgress()).result)
+    rows[2:] = sorted(rows[2:], key=lambda r: r["metrics"]["gap_to_retrained"])
+    print(format_table(rows, markdown=args.markdown_out, hparams=True))
+    write_json(args.json, {"rows": rows})
     return 0
 
 
@@ -112,8 +206,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("evaluate", help="evaluate a model beside Retrained")
     add_common(p)
-    p.add_argument("--model", choices=("original", "retrained"), default="original")
+    p.add_argument("--model", default="original", help="original, retrained or a stored run id")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("methods", help="list the unlearning methods and their hyperparameters")
+    p.add_argument("--json", default=None, metavar="PATH")
+    p.set_defaults(func=cmd_methods)
+    p = sub.add_parser("unlearn", help="run one unlearning method, evaluate it and store the run")
+    add_common(p)
+    p.add_argument("--method", required=True, help="a method name (see `methods`)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter")
+    p.set_defaults(func=cmd_unlearn)
+    p = sub.add_parser("benchmark", help="Original, Retrained and methods at their defaults in one table")
+    add_common(p)
+    p.add_argument("--methods", default="all", help="all, or names separated by commas")
+    p.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2 (the table shows mean and spread)")
+    p.add_argument("--csv", default=None, metavar="PATH")
+    p.add_argument("--markdown", default=None, metavar="PATH", help="write the summary table as markdown")
+    p.set_defaults(func=cmd_benchmark)
+    p = sub.add_parser("tune", help="grid search of one method on a tuning seed (never the reported seeds)")
+    add_common(p)
+    p.add_argument("--method", required=True)
+    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
+    p.add_argument("--markdown-out", action="store_true", help="print the table as markdown")
+    p.set_defaults(func=cmd_tune)
     return parser
 
 

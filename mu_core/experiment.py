@@ -53,7 +53,7 @@ class Experiment:
         if model == "retrained":
             fp.update(scenario=self.splits.scenario, forget_fingerprint=self.splits.fingerprint(),
                       forget=self.splits.forget_spec)
-        return fp
+        return json.loads(json.dumps(fp))  # the form it takes in a checkpoint's JSON (tuples become lists)
 
     def original_source(self) -> dict:
         """Which Original the experiment's results compare with (recorded in every result)."""

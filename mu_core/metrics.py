@@ -49,24 +49,33 @@ def _attack_data(member: np.ndarray, nonmember: np.ndarray) -> tuple[np.ndarray,
     return x, y
 
 
+# The 10% test folds of StratifiedShuffleSplit need two samples, one per class: 6 + 6 samples at least.
+MIN_ATTACK_SIZE = 6
+
+
 def mia(member_signal, nonmember_signal) -> MIAResult:
     """The benchmark's membership-inference attack on a 1-D per-sample signal (the loss).
 
     Members = forget set, non-members = unseen set; balanced as in `balance`; sklearn `LogisticRegression()`
-    scored by `StratifiedShuffleSplit(n_splits=10, random_state=0)` accuracy."""
+    scored by `StratifiedShuffleSplit(n_splits=10, random_state=0)` accuracy. With fewer than MIN_ATTACK_SIZE
+    samples a side the cross-validation cannot run: accuracy and forgetting score are NaN (shown as "not enough
+    samples"), while the threshold attack's AUC is still given."""
     member, nonmember = balance(member_signal, nonmember_signal)
     n = len(member)
-    if n < 5:
-        raise ValueError(f"The attack needs at least 5 members and 5 non-members after balancing, got {n}.")
+    if n == 0:
+        raise ValueError("The attack needs members and non-members; one side is empty.")
     x, y = _attack_data(member, nonmember)
+    fpr, tpr, _ = roc_curve(y, -x[:, 0])
+    threshold = {"auc": float(roc_auc_score(y, -x[:, 0])), "tpr_at_1pct_fpr": float(np.interp(0.01, fpr, tpr)),
+                 "n_members": n, "n_nonmembers": n}
+    if n < MIN_ATTACK_SIZE:
+        nan = float("nan")
+        return MIAResult(accuracy=nan, forgetting_score=nan, accuracy_std=nan, fold_accuracies=(), **threshold)
     cv = StratifiedShuffleSplit(n_splits=10, random_state=0)
     folds = cross_val_score(LogisticRegression(), x, y, cv=cv, scoring="accuracy")
     accuracy = float(folds.mean())
-    fpr, tpr, _ = roc_curve(y, -x[:, 0])
-    return MIAResult(
-        accuracy=accuracy, forgetting_score=forgetting_score(accuracy), accuracy_std=float(folds.std()),
-        fold_accuracies=tuple(float(f) for f in folds), auc=float(roc_auc_score(y, -x[:, 0])),
-        tpr_at_1pct_fpr=float(np.interp(0.01, fpr, tpr)), n_members=n, n_nonmembers=n)
+    return MIAResult(accuracy=accuracy, forgetting_score=forgetting_score(accuracy), accuracy_std=float(folds.std()),
+                     fold_accuracies=tuple(float(f) for f in folds), **threshold)
 
 
 def mia_roc(member_signal, nonmember_signal) -> tuple[np.ndarray, np.ndarray]:
@@ -106,8 +115,9 @@ GAP_METRICS = ("forget_acc", "retain_acc", "test_acc", "mia_accuracy")
 
 
 def gap_to_retrained(metrics: dict, retrained: dict) -> float:
-    """Mean absolute difference to the Retrained model over forget_acc, retain_acc, test_acc and mia_accuracy."""
-    return float(np.mean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
+    """Mean absolute difference to the Retrained model over forget_acc, retain_acc, test_acc and mia_accuracy
+    (over those available: the MIA accuracy is NaN when the sets are too small for the attack)."""
+    return float(np.nanmean([abs(metrics[k] - retrained[k]) for k in GAP_METRICS]))
 
 
 def accuracy(correct: np.ndarray) -> float:

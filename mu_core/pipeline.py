@@ -1,19 +1,23 @@
 """Orchestration shared by the CLI and the dashboard: baselines and scored models of an experiment."""
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
+
+import numpy as np
 
 import torch
 import torch.nn as nn
 
 from mu_core.baselines import get_baseline
-from mu_core.errors import Diverged
+from mu_core.errors import Cancelled, Diverged
 from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
 from mu_core.methods import UnlearnContext, get_method
-from mu_core.models import clone
+from mu_core.models import clone, weights_sha256
 from mu_core.results import model_result
+from mu_core.store import RunStore
 from mu_core.training import CancelFlag, ProgressFn, Tracker, seed_everything
 
 
@@ -72,3 +76,48 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics,
                           exp.original_source())
     return Scored(method.name, model, ev, result)
+
+
+def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: str) -> dict:
+    """What was forgotten (sample ids and image hashes), how, and with what evidence."""
+    ds, forget = exp.dataset, exp.splits.forget
+    return {
+        "run_id": run_id, "dataset": ds.name, "dataset_fingerprint": ds.fingerprint(),
+        "scenario": exp.splits.scenario, "forget_selection": exp.splits.forget_spec,
+        "forgotten": [{"sample_id": ds.sample_ids[i], "identity": ds.identity_names[ds.identities[i]],
+                       "image_sha256": hashlib.sha256(np.ascontiguousarray(ds.load_image(int(i))).tobytes()).hexdigest()}
+                      for i in forget],
+        "method": scored.result["method"], "hparams": scored.result["hparams"], "seed": exp.seed,
+        "original_fingerprint": exp.fingerprint("original"),
+        "weights_sha256_before": weights_sha256(original), "weights_sha256_after": weights_sha256(scored.model),
+        "metrics": scored.metrics, "seconds": scored.result["seconds"], "time_ratio": scored.result["time_ratio"],
+        "device": str(exp.device),
+    }
+
+
+def outputs_arrays(ev: Evaluation) -> dict[str, np.ndarray]:
+    """Per-sample outputs of every split, flattened for an .npz artifact."""
+    return {f"{split}.{field}": getattr(out, field) for split, out in ev.splits.items()
+            for field in ("indices", "loss", "confidence", "pred", "correct", "mia_signal")}
+
+
+def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
+                store: RunStore, progress: ProgressFn | None = None, cancel: CancelFlag | None = None
+                ) -> tuple[str, Scored]:
+    """Run a method and persist it: the run row exists from the start; a cancelled or diverged run is recorded
+    with its status and message and nothing else; a finished one with its result, audit and per-sample outputs."""
+    method = get_method(method_name)
+    hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
+    run_id = store.start(exp.dataset.name, exp.splits.scenario, exp.splits.forget_spec, exp.seed, method.name,
+                         hparams)
+    try:
+        scored = run_method(exp, method.name, hparams, baselines, progress, cancel)
+    except Cancelled as e:
+        store.fail(run_id, "cancelled", str(e))
+        raise
+    except BaseException as e:
+        store.fail(run_id, "failed", str(e) or type(e).__name__)
+        raise
+    store.finish(run_id, scored.result, audit_record(exp, scored, baselines["original"].model, run_id),
+                 outputs_arrays(scored.evaluation))
+    return run_id, scored

@@ -1,5 +1,11 @@
-"""Plain-text and tabular views of model results (CLI output, README tables, CSV)."""
+"""Plain-text, markdown and CSV views of model results (CLI output, README tables)."""
 from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
 
 # (metric key, column heading) in the benchmark README's order, plus the extras of design.md section 8.
 COLUMNS = [
@@ -7,32 +13,77 @@ COLUMNS = [
     ("unseen_acc", "unseen acc"), ("mia_accuracy", "MIA accuracy"), ("forgetting_score", "forgetting |MIA-0.5|"),
     ("nomus", "NoMUS"), ("gap_to_retrained", "gap to Retrained"),
 ]
+KEYS = [k for k, _ in COLUMNS] + ["seconds", "time_ratio"]
+HEADINGS = [h for _, h in COLUMNS] + ["seconds", "time ratio"]
 
 
 def result_row(result: dict) -> dict:
-    """One flat row: method, the scalar metrics of COLUMNS, seconds and time ratio."""
+    """One flat row: method, seed, the scalar metrics of COLUMNS, seconds and time ratio."""
     m = result["metrics"]
-    row = {"method": result["method"]}
+    row = {"method": result["method"], "seed": result["seed"]}
     row.update({key: m.get(key) for key, _ in COLUMNS})
     row.update(seconds=result["seconds"], time_ratio=result["time_ratio"])
     return row
 
 
 def _fmt(value) -> str:
-    if value is None:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     if isinstance(value, float):
         return f"{value:.4f}" if abs(value) < 100 else f"{value:.0f}"
     return str(value)
 
 
-def format_table(results: list[dict], markdown: bool = False) -> str:
-    headings = ["method"] + [h for _, h in COLUMNS] + ["seconds", "time ratio"]
-    keys = ["method"] + [k for k, _ in COLUMNS] + ["seconds", "time_ratio"]
-    rows = [[_fmt(result_row(r)[k]) for k in keys] for r in results]
+def _render(headings: list[str], rows: list[list[str]], markdown: bool) -> str:
     if markdown:
         lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
         return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headings)]
-    fmt = lambda cells: "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
-    return "\n".join([fmt(headings)] + [fmt(r) for r in rows])
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths)))
+
+    return "\n".join([line(headings)] + [line(r) for r in rows])
+
+
+def format_table(results: list[dict], markdown: bool = False, hparams: bool = False) -> str:
+    """One line per model result; `hparams` adds the hyperparameters (for tuning tables)."""
+    headings = ["method"] + HEADINGS + (["hyperparameters"] if hparams else [])
+    rows = []
+    for r in results:
+        flat = result_row(r)
+        cells = [flat["method"]] + [_fmt(flat[k]) for k in KEYS]
+        if hparams:
+            cells.append(json.dumps(r["hparams"]) if r["method"] not in ("original", "retrained") else "")
+        rows.append(cells)
+    return _render(headings, rows, markdown)
+
+
+def summary_table(results: list[dict], markdown: bool = False) -> str:
+    """Mean over seeds per method (with the standard deviation when there are several seeds)."""
+    by_method: dict[str, list[dict]] = {}
+    for r in results:
+        by_method.setdefault(r["method"], []).append(result_row(r))
+    rows = []
+    for method, flats in by_method.items():
+        cells = [method, str(len(flats))]
+        for key in KEYS:
+            values = [f[key] for f in flats if f[key] is not None]
+            if not values:
+                cells.append("-")
+            elif len(values) == 1:
+                cells.append(_fmt(float(values[0])))
+            else:
+                cells.append(f"{_fmt(float(np.mean(values)))} ± {_fmt(float(np.std(values)))}")
+        rows.append(cells)
+    return _render(["method", "seeds"] + HEADINGS, rows, markdown)
+
+
+def to_csv(results: list[dict]) -> str:
+    """Flat rows (method, seed, metrics, seconds, time ratio, hyperparameters as JSON)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=["method", "seed"] + KEYS + ["hparams"])
+    writer.writeheader()
+    for r in results:
+        writer.writerow({**result_row(r), "hparams": json.dumps(r["hparams"])})
+    return out.getvalue()

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-AUGMENTS = ("faces", "benchmark", "none")
+AUGMENTS = ("faces", "light", "benchmark", "none")
 
 
 def to_square_tensor(image: np.ndarray, size: int) -> torch.Tensor:
@@ -34,6 +34,7 @@ def augment(x: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Ten
     """Batched random augmentation of a float batch (N, 3, H, W) in [0, 1], reproducible with `generator`.
 
     "faces": random resized crop (scale 0.75-1, aspect 0.9-1.1) + horizontal flip + brightness/contrast jitter 0.2.
+    "light": horizontal flip + brightness/contrast jitter 0.2 (no geometric change).
     "benchmark": the MUFAC/MUCAC notebooks' flip + affine (shear 10 deg, scale 0.8-1.2) + jitter 0.2.
     """
     if kind == "none":
@@ -56,6 +57,9 @@ def augment(x: torch.Tensor, kind: str, generator: torch.Generator) -> torch.Ten
         theta[:, 1, 1] = sy
         theta[:, 0, 2] = (torch.rand(n, generator=generator) * 2 - 1) * (1 - sx)
         theta[:, 1, 2] = (torch.rand(n, generator=generator) * 2 - 1) * (1 - sy)
+    elif kind == "light":
+        theta[:, 0, 0] = flip
+        theta[:, 1, 1] = 1.0
     else:
         scale = 1.0 / uniform(0.8, 1.2)
         shear = torch.tan(torch.deg2rad(uniform(-10.0, 10.0)))
