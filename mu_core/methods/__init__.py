@@ -11,20 +11,8 @@ MODULES = ("finetune", "cf_k", "neggrad", "adv_neggrad", "unsir", "scrub", "ssd"
            "bad_teacher_sim", "contrastive", "gisa", "piu_fr", "random_labels", "salun")
 
 
-def _load() -> dict[str, Method]:
-    registry = {}
-    for module in MODULES:
-        try:
-            method = importlib.import_module(f"mu_core.methods.{module}").METHOD
-        except ModuleNotFoundError as e:
-            if e.name != f"mu_core.methods.{module}":
-                raise
-            continue
-        registry[method.name] = method
-    return registry
-
-
-REGISTRY: dict[str, Method] = _load()
+REGISTRY: dict[str, Method] = {
+    method.name: method for method in (importlib.import_module(f"mu_core.methods.{m}").METHOD for m in MODULES)}
 
 
 def get_method(name: str) -> Method:

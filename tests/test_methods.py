@@ -1,0 +1,91 @@
+"""Properties every registered method must have, on tiny data: it changes the weights, leaves the Original
+untouched, is reproducible for a seed, stops on cancel and stops with a clear error on divergence."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from mu_core import pipeline
+from mu_core.errors import Cancelled, Diverged, MUError
+from mu_core.methods import MODULES, REGISTRY, get_method
+from mu_core.models import weights_sha256
+from tests.methodkit import checkpoints, small_experiment  # noqa: F401  (checkpoints is a fixture)
+
+NAMES = sorted(REGISTRY)
+
+
+@pytest.fixture(scope="module")
+def setup(checkpoints):  # noqa: F811
+    exp = small_experiment()
+    return exp, pipeline.score_baselines(exp)
+
+
+def test_all_fourteen_methods_are_registered_with_declarations():
+    assert len(REGISTRY) == len(MODULES) == 14
+    for method in REGISTRY.values():
+        assert method.description and method.reference and method.hparams
+        for h in method.hparams:
+            assert h.help and h.validate(h.default) == h.default
+            for preset in method.presets.values():
+                for key, value in preset.items():
+                    assert method.hparam(key).validate(value) == value
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_method_changes_weights_keeps_original_and_is_reproducible(setup, name):
+    exp, baselines = setup
+    before = weights_sha256(baselines["original"].model)
+    first = pipeline.run_method(exp, name, {}, baselines)
+    second = pipeline.run_method(exp, name, {}, baselines)
+    assert weights_sha256(baselines["original"].model) == before
+    assert weights_sha256(first.model) != before
+    assert weights_sha256(first.model) == weights_sha256(second.model)
+    assert first.result["method"] == name and first.result["seconds"] > 0
+    assert set(first.result["hparams"]) == {h.name for h in get_method(name).hparams}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_method_stops_on_cancel(setup, name):
+    exp, baselines = setup
+    cancel = threading.Event()
+    seen = []
+
+    def progress(p):
+        seen.append(p)
+        cancel.set()
+
+    with pytest.raises(Cancelled):
+        pipeline.run_method(exp, name, {}, baselines, progress, cancel)
+    assert len(seen) == 1
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_method_stops_with_clear_error_on_divergence(setup, name, monkeypatch):
+    exp, baselines = setup
+    before = weights_sha256(baselines["original"].model)
+    copies = []
+    real_clone = pipeline.clone
+
+    def poisoned_clone(model):
+        copy = real_clone(model)
+        if not copies:  # the trainable copy: its outputs become NaN, as in a diverged run
+            copy.fc.register_forward_hook(lambda module, inputs, output: output * float("nan"))
+        copies.append(copy)
+        return copy
+
+    monkeypatch.setattr(pipeline, "clone", poisoned_clone)
+    with pytest.raises(Diverged, match="Nothing was stored|nothing was stored"):
+        pipeline.run_method(exp, name, {}, baselines)
+    assert weights_sha256(baselines["original"].model) == before
+
+
+def test_set_rejects_unknown_names_and_out_of_range_values():
+    method = get_method("finetune")
+    with pytest.raises(MUError, match="has no hyperparameter 'lrr'.*epochs, lr"):
+        method.resolve({"lrr": "0.1"})
+    with pytest.raises(MUError, match="lr must be a number from 1e-05 to 0.5, got '3'"):
+        method.resolve({"lr": "3"})
+    with pytest.raises(MUError, match="epochs must be a whole number"):
+        method.resolve({"epochs": "1.5"})
+    assert method.resolve({"lr": "0.01", "epochs": "3"})["lr"] == 0.01
