@@ -11,7 +11,7 @@ import torch.nn as nn
 from mu_core import metrics as M
 from mu_core.data import Dataset, Splits
 from mu_core.data.transforms import to_float
-from mu_core.task import MIA_SIGNALS, correctness, loss_per_sample, predictions, probabilities
+from mu_core.task import correctness, loss_per_sample, predictions, probabilities
 
 SPLITS = ("forget", "retain", "test", "unseen")
 EVAL_BATCH = 256
@@ -27,7 +27,6 @@ class SplitOutputs:
     entropy: np.ndarray
     pred: np.ndarray
     correct: np.ndarray     # 0/1 (share of attributes right for multi-label)
-    mia_signal: np.ndarray  # the attack's 1-D feature: the loss, or the dataset's declared signal
 
 
 @dataclass
@@ -40,7 +39,7 @@ class Evaluation:
 
 @torch.inference_mode()
 def forward_outputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str, device: torch.device,
-                    mia_signal: str = "loss", batch_size: int = EVAL_BATCH) -> dict[str, np.ndarray]:
+                    batch_size: int = EVAL_BATCH) -> dict[str, np.ndarray]:
     """Per-sample outputs of `model` on uint8 images `x` (eval mode, no augmentation)."""
     model.eval().to(device)
     chunks = []
@@ -56,8 +55,7 @@ def forward_outputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: st
             entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
         chunks.append({"logits": logits, "loss": loss_per_sample(logits, target, kind), "confidence": confidence,
                        "entropy": entropy, "pred": predictions(logits, kind),
-                       "correct": correctness(logits, target, kind),
-                       "mia_signal": MIA_SIGNALS[mia_signal](logits, target, kind)})
+                       "correct": correctness(logits, target, kind)})
     return {k: torch.cat([c[k] for c in chunks]).cpu().numpy() for k in chunks[0]}
 
 
@@ -65,7 +63,7 @@ def evaluate(model: nn.Module, ds: Dataset, splits: Splits, device: torch.device
     """One forward pass over the union of the splits' samples, then sliced per split."""
     needed = np.unique(np.concatenate([getattr(splits, s) for s in SPLITS]))
     x = ds.images(image_size)[torch.from_numpy(needed)]
-    out = forward_outputs(model, x, ds.label_tensor(needed), ds.kind, device, ds.mia_signal)
+    out = forward_outputs(model, x, ds.label_tensor(needed), ds.kind, device)
     position = {int(i): p for p, i in enumerate(needed)}
     result = {}
     for name in SPLITS:
@@ -80,7 +78,7 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
     """All metrics of design.md section 5 (names are part of the interface). `retrained` (the Retrained model's
     metrics) adds `gap_to_retrained`."""
     test, forget = ev["test"], ev["forget"]
-    attack = M.mia(forget.mia_signal, ev["unseen"].mia_signal)
+    attack = M.mia(forget.loss, ev["unseen"].loss)
     m = {
         "test_acc": M.accuracy(test.correct),
         "forget_acc": M.accuracy(forget.correct),
@@ -96,7 +94,7 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
         "tpr_at_1pct_fpr": attack.tpr_at_1pct_fpr,
         "mia_n_members": attack.n_members,
         "mia_n_nonmembers": attack.n_nonmembers,
-        "mia_efficacy": M.mia_efficacy(ev["retain"].mia_signal, test.mia_signal, forget.mia_signal),
+        "mia_efficacy": M.mia_efficacy(ev["retain"].loss, test.loss, forget.loss),
         "forget_loss_mean": float(np.mean(forget.loss)),
         "unseen_loss_mean": float(np.mean(ev["unseen"].loss)),
     }

@@ -98,7 +98,7 @@ def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: s
 def outputs_arrays(ev: Evaluation) -> dict[str, np.ndarray]:
     """Per-sample outputs of every split, flattened for an .npz artifact."""
     return {f"{split}.{field}": getattr(out, field) for split, out in ev.splits.items()
-            for field in ("indices", "loss", "confidence", "pred", "correct", "mia_signal")}
+            for field in ("indices", "loss", "confidence", "pred", "correct")}
 
 
 def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],

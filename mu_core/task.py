@@ -37,16 +37,3 @@ def correctness(logits: torch.Tensor, y: torch.Tensor, kind: TaskKind) -> torch.
         return (pred == y.long()).float().mean(dim=1)
     return (pred == y).float()
 
-
-def scaled_logit_loss(logits: torch.Tensor, y: torch.Tensor, kind: TaskKind) -> torch.Tensor:
-    """-log(p_y / (1 - p_y)) per sample (LiRA's logit scaling of the true-class confidence, negated so that, like
-    the loss, it is low for members); computed stably as logsumexp over the other classes minus the true logit.
-    For multi-label: the mean over attributes of -(logit of the true value)."""
-    if kind == "multilabel":
-        return -(logits * (2 * y.float() - 1)).mean(dim=1)
-    true = logits.gather(1, y[:, None])[:, 0]
-    others = logits.scatter(1, y[:, None], float("-inf"))
-    return torch.logsumexp(others, dim=1) - true
-
-
-MIA_SIGNALS = {"loss": loss_per_sample, "scaled_logit": scaled_logit_loss}

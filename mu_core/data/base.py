@@ -42,7 +42,6 @@ class Dataset:
     scenarios: dict[str, "Scenario"]
     default_scenario: str
     credit: str = ""
-    mia_signal: str = "loss"  # the attack's feature (mu_core.task.MIA_SIGNALS); the benchmark uses the loss
     notes: list[str] = field(default_factory=list)  # what hygiene did (dropped rows, duplicates), shown to users
     # A faster loader (bring-your-own files): sample i decoded at a reduced scale of at least `size` pixels a side.
     load_scaled: Callable[[int, int], np.ndarray] | None = None

@@ -78,8 +78,11 @@ def load_orl() -> np.ndarray:
     return array
 
 
+# Flip and brightness/contrast jitter only: with random crops as well, the Original generalises so well to the
+# held-out photos of the people it knows that the loss-based attack sees no membership (MIA ~0.5, AUC ~0.6); with
+# light augmentation it reaches the same test accuracy (0.94 on seed 0) and the attack sees the members (AUC ~0.8).
 RECIPE = Recipe(epochs=30, batch_size=64, lr=0.05, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
-                schedule="onecycle", image_size=64, augment="faces")
+                schedule="onecycle", image_size=64, augment="light")
 
 # A fixed default of 8 people to forget (s3, s8, s14, s20, s25, s30, s35, s39), two of them women.
 DEFAULT_PEOPLE = "people:2,7,13,19,24,29,34,38"
