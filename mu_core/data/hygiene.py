@@ -47,7 +47,8 @@ class Scan:
     unreadable: list[tuple[int, str]]
 
 
-def _phash(image: Image.Image) -> int:
+def phash(image: Image.Image) -> int:
+    """64-bit perceptual hash (imagehash.phash of the grey image) as an integer."""
     return int(str(imagehash.phash(image)), 16)
 
 
@@ -57,7 +58,7 @@ def scan_images(images: ImageSource) -> Scan:
     def one(i: int) -> tuple[str, int, str | None, str]:
         try:
             raw, image = images.fingerprint(i, HASH_SIDE)
-            return hashlib.sha256(raw).hexdigest(), _phash(image), None, ""
+            return hashlib.sha256(raw).hexdigest(), phash(image), None, ""
         except FileNotFoundError:
             return "", 0, "missing", ""
         except DataError as e:
