@@ -62,7 +62,8 @@ def loss_histograms(panels: dict[str, tuple[np.ndarray, np.ndarray]],
     shown = np.power(10.0, edges) if log else edges
     cols = min(PANELS_PER_ROW, max(1, len(clean)))
     rows = max(1, math.ceil(len(clean) / cols))
-    titles = [f"{label} ({len(forget)} forget, {len(unseen)} unseen)" for label, (forget, unseen) in clean.items()]
+    titles = [f"{label}<br>({len(forget)} forget, {len(unseen)} unseen)"  # two lines: no overlap when narrow
+              for label, (forget, unseen) in clean.items()]
     fig = make_subplots(rows=rows, cols=cols, shared_xaxes="all", shared_yaxes="all", subplot_titles=titles or None,
                         horizontal_spacing=0.04, vertical_spacing=0.12)
     top = 0.0

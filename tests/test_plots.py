@@ -48,7 +48,7 @@ def test_loss_histograms_share_bins_and_ranges_across_panels():
     for trace in fig.data:  # each set sums to 1: shares of its own photos
         assert math.isclose(sum(trace.y), 1.0)
     titles = [a.text for a in fig.layout.annotations]
-    assert titles[0] == "Original (56 forget, 24 unseen)" and len(titles) == 4
+    assert titles[0] == "Original<br>(56 forget, 24 unseen)" and len(titles) == 4
     assert "members" in fig.layout.title.text and "non-members" in fig.layout.title.text
     assert fig.layout.xaxis.title.text == "loss, log scale"  # 0.0001 to 10: decades
     assert fig.layout.xaxis.tickvals and fig.layout.xaxis.ticktext[0].startswith("1e-")
