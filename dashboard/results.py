@@ -1,0 +1,116 @@
+"""Model results as the Compare and Runs pages show them: labelled rows (Original, Retrained, stored runs), the
+metric table with its uncertainty and sample sizes, and per-sample outputs."""
+from __future__ import annotations
+
+import datetime
+import math
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from dashboard import context
+from mu_core.methods import REGISTRY
+from mu_core.metrics import nomus_parts
+from mu_core.pipeline import Scored, outputs_arrays
+
+BASELINE_LABELS = {"original": "Original", "retrained": "Retrained"}
+
+
+def run_label(run: dict) -> str:
+    """A short unique label of a stored run: its method and the end of its id."""
+    method = REGISTRY[run["method"]].title if run["method"] in REGISTRY else run["method"]
+    return f"{method} #{run['id'][-6:]}"
+
+
+def run_time(run: dict) -> str:
+    return datetime.datetime.fromtimestamp(run["created"]).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def baseline_rows(base: dict[str, Scored]) -> list[dict]:
+    return [{**base[name].result, "label": label} for name, label in BASELINE_LABELS.items()]
+
+
+def run_rows(runs: list[dict]) -> list[dict]:
+    """Results of finished runs, labelled."""
+    return [{**run["result"], "label": run_label(run), "run_id": run["id"]} for run in runs if run["result"]]
+
+
+def _number(value) -> float:
+    return float("nan") if value is None else float(value)
+
+
+def _fmt(value, digits: int = 3, missing: str = "–") -> str:
+    value = _number(value)
+    return missing if math.isnan(value) else f"{value:.{digits}f}"
+
+
+def metric_table(rows: list[dict], lam: float, scenario_kind: str) -> pd.DataFrame:
+    """Metrics down, models across: utility, forgetting (the attack's accuracy with the spread over its folds and
+    the forgetting score kept apart, with the attack's sample sizes), NoMUS at `lam` split into its parts, time."""
+    too_few = "n/a (too few photos)"
+    lines: dict[str, list[str]] = {}
+    for row in rows:
+        m = row["metrics"]
+        parts = nomus_parts(m["test_acc"], _number(m["mia_accuracy"]), lam)
+        mia = _fmt(m["mia_accuracy"], missing=too_few)
+        if not math.isnan(_number(m["mia_accuracy"])):
+            mia += f" ± {_fmt(m.get('mia_accuracy_std'))}"
+        values = {
+            "Test accuracy (utility)": _fmt(m["test_acc"]),
+            "Top-2 test accuracy": _fmt(m.get("top2_acc")),
+            "Forget accuracy (forgotten training photos)": _fmt(m["forget_acc"]),
+            **({"Forgotten people's unseen photos accuracy": _fmt(m["unseen_acc"])}
+               if scenario_kind == "identity" else {}),
+            "Retain accuracy": _fmt(m["retain_acc"]),
+            "MIA accuracy ± fold spread": mia,
+            "Forgetting score |MIA − 0.5|": _fmt(m["forgetting_score"], missing=too_few),
+            "MIA AUC (threshold attack)": _fmt(m["mia_auc"]),
+            "MIA TPR at 1% FPR": _fmt(m["tpr_at_1pct_fpr"]),
+            "Attack samples (forgotten vs unseen)": f"{m['mia_n_members']} vs {m['mia_n_nonmembers']}",
+            f"NoMUS (λ = {lam:.2f})": _fmt(parts["nomus"], missing=too_few),
+            "· utility part λ·test acc": _fmt(parts["utility"]),
+            "· forgetting part (1−λ)(1 − 2·score)": _fmt(parts["forgetting"], missing=too_few),
+            "Gap to Retrained (0 = same)": _fmt(m.get("gap_to_retrained")),
+            "Seconds": _fmt(row["seconds"], 1),
+            "Time / Retrained's training time": _fmt(row["time_ratio"], 2),
+        }
+        for metric, text in values.items():
+            lines.setdefault(metric, []).append(text)
+    return pd.DataFrame(lines, index=[row["label"] for row in rows]).T.rename_axis("Metric").reset_index()
+
+
+DEFINITIONS = """
+- **Test accuracy**: accuracy on the test photos of the people who stay (the model's utility).
+- **Forget accuracy**: accuracy on the forgotten training photos; Retrained shows what "never seen" looks like.
+- **MIA accuracy**: accuracy of the benchmark's membership-inference attack (logistic regression on the loss,
+  10-fold cross-validation) telling the forgotten training photos from unseen photos; 0.5 means it cannot tell them
+  apart. The ± is the spread of its 10 folds.
+- **Forgetting score** = |MIA accuracy − 0.5|: what the benchmark's tables print under the heading "MIA"; 0 is best.
+- **MIA AUC / TPR at 1% FPR**: a threshold attack on the same loss (privacy-attack convention); noisy on few photos.
+- **NoMUS** = λ·test accuracy + (1 − λ)·(1 − 2·forgetting score); 1 is best.
+- **Gap to Retrained**: mean absolute difference to Retrained over forget, retain and test accuracy and MIA
+  accuracy; 0 means it behaves like the gold standard.
+"""
+
+
+def show_metric_table(frame: pd.DataFrame) -> None:
+    st.dataframe(frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
+                 column_config={"Metric": st.column_config.TextColumn("Metric", width="large", pinned=True)})
+    with st.expander("What the metrics mean"):
+        st.markdown(DEFINITIONS)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def run_outputs(run_id: str, root: str) -> dict[str, np.ndarray]:
+    """Per-sample outputs of a finished run (they never change once stored)."""
+    return context.store().outputs(run_id)
+
+
+def outputs_of(row: dict, base: dict[str, Scored]) -> dict[str, np.ndarray]:
+    """Per-sample outputs (split.field arrays) of a labelled row, baseline or stored run."""
+    if "run_id" in row:
+        return run_outputs(row["run_id"], str(context.store().root))
+    name = next(n for n, label in BASELINE_LABELS.items() if label == row["label"])
+    return outputs_arrays(base[name].evaluation)
+

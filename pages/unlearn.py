@@ -1,0 +1,58 @@
+"""Unlearn: pick a method, set its hyperparameters, launch it as a background job and follow it live."""
+import streamlit as st
+
+from dashboard import context, hparams, sidebar, tasks
+from mu_core.errors import MUError
+from mu_core.methods import REGISTRY
+
+JOBS = "unlearn_jobs"
+
+
+cur = sidebar.active()
+st.title(":material/auto_fix_high: Unlearn")
+if cur.exp is None:
+    st.warning(cur.problem, icon=":material/warning:")
+else:
+    sizes = cur.exp.splits.sizes()
+    ready = context.baselines_ready(cur.exp)
+    st.caption(f"Forget set `{cur.spec}`: {sizes['forget']} training photos to forget, {sizes['retain']} to keep. "
+               + ("The Original and Retrained models are trained." if all(ready.values()) else
+                  "The missing baseline models are trained first, as part of the job."))
+
+name = st.selectbox("Method", list(REGISTRY), format_func=lambda n: REGISTRY[n].title, key="method")
+method = REGISTRY[name]
+st.markdown(f"**{method.title}**: {method.description}")
+st.caption(f"Reference: {method.reference}")
+defaults = method.defaults(cur.dataset.name, cur.choice.scenario)
+prefix = f"hp.{name}.{cur.dataset.name}.{cur.choice.scenario}"
+with st.container(border=True):
+    values = hparams.hparam_inputs(method, defaults, prefix)
+launch_col, reset_col = st.columns([1, 5])
+launch = launch_col.button("Launch", type="primary", icon=":material/play_arrow:", width="stretch")
+reset_col.button("Reset to defaults", icon=":material/restart_alt:", on_click=hparams.reset, args=(prefix,))
+
+if launch:
+    if cur.exp is None:
+        st.error(f"Cannot launch: {cur.problem}", icon=":material/error:")
+    else:
+        try:
+            method.resolve(values, cur.dataset.name, cur.choice.scenario)
+            job_id = tasks.submit_unlearn(cur.exp, name, values, context.owner())
+        except MUError as e:
+            st.error(str(e), icon=":material/error:")
+        else:
+            st.session_state.setdefault(JOBS, []).append(job_id)
+
+mine = [job for job in (context.runner().get(j) for j in st.session_state.get(JOBS, [])) if job is not None]
+if mine:
+    st.subheader("Your runs in this session")
+    latest = mine[-1]
+    tasks.watch(latest.id, cancel_key=f"cancel.{latest.id}")
+    for job in reversed(mine):
+        if job.status == "done":
+            if st.button(f"Open {job.label} in Compare", key=f"open.{job.id}", icon=":material/compare:"):
+                st.session_state[context.COMPARE_RUNS] = [job.result]
+                st.switch_page("pages/compare.py")
+    for job in reversed(mine[:-1]):
+        if job.status != "done":
+            tasks.show_job(job)
