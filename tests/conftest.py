@@ -27,3 +27,8 @@ def tiny_exp(tiny_dirs):
 def tiny_baselines(tiny_exp):
     from mu_core.pipeline import score_baselines
     return score_baselines(tiny_exp)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "browser: real-browser tests (Playwright + Chromium); deselect with "
+                                       "-m 'not browser'")
