@@ -36,8 +36,10 @@ def _fmt(value) -> str:
 
 def _render(headings: list[str], rows: list[list[str]], markdown: bool) -> str:
     if markdown:
-        lines = ["| " + " | ".join(headings) + " |", "|" + "---|" * len(headings)]
-        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in rows])
+        def cells(values: list[str]) -> str:
+            return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
+
+        return "\n".join([cells(headings), "|" + "---|" * len(headings)] + [cells(r) for r in rows])
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headings)]
 
     def line(cells: list[str]) -> str:
