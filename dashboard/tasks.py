@@ -99,7 +99,7 @@ def show_job(job: Job, cancel_key: str | None = None) -> None:
             st.progress(0.0, text=f"{job.label}: starting...")
         else:
             eta = f", about {p.eta_s:.0f} s left" if p.eta_s is not None else ""
-            st.progress(p.fraction, text=f"{p.stage}: step {p.step}/{p.total}{eta}")
+            st.progress(p.fraction, text=f"{job.label} · {p.stage}: step {p.step}/{p.total}{eta}")
             if p.losses:
                 st.caption("Current losses: " + ", ".join(f"{k} **{v:.4f}**" for k, v in p.losses.items())
                            + f" · elapsed {_elapsed(job)}")
@@ -137,8 +137,7 @@ def watch(job_id: str, cancel_key: str | None = None) -> None:
     st.fragment(_watched, run_every=POLL_S)(job_id, cancel_key)
 
 
-def queue_view() -> None:
-    """The shared compute queue: the running job and the waiting ones, with whose they are."""
+def _queue() -> None:
     jobs = context.runner().queue()
     if not jobs:
         st.caption("Compute slot: free.")
@@ -150,3 +149,9 @@ def queue_view() -> None:
         state = "running" if i == 0 and job.status == "running" else f"queued #{i}"
         lines.append(f"- {STATUS_ICONS.get(job.status, '')} {job.label} ({state}, {whose})")
     st.markdown("**Compute queue** (one job at a time):\n" + "\n".join(lines))
+
+
+def queue_view() -> None:
+    """The shared compute queue: the running job and the waiting ones, with whose they are; kept live while
+    there are any."""
+    st.fragment(_queue, run_every=POLL_S * 2 if context.runner().queue() else None)()

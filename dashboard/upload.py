@@ -37,7 +37,7 @@ def _analyse(cur: Current, exp: Experiment, name: str, data: bytes) -> Analysis:
     image = read_upload(name, data)
     duplicates = find_duplicates(image, cur.dataset, cur.dataset.indices(TRAIN))
     model = context.original_model(exp)
-    return Analysis(thumbs.png_uri(image, 140), (image.shape[1], image.shape[0]), duplicates,
+    return Analysis(thumbs.image_uri(image, 140), (image.shape[1], image.shape[0]), duplicates,
                     match_people(model, image, exp) if model is not None else None)
 
 

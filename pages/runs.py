@@ -30,33 +30,36 @@ st.title(":material/history: Runs")
 everything = context.store().list()
 here = [r for r in everything if r["dataset"] == cur.dataset.name and r["scenario"] == cur.choice.scenario
         and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
-scope = st.segmented_control("Show", ["This forget set", "All runs"], default="This forget set")
-shown = everything if scope == "All runs" else here
-st.caption(f"{len(everything)} runs stored in `{context.store().db}`; {len(here)} on the sidebar's forget set "
-           f"`{cur.spec}` (seed {cur.choice.seed}).")
+st.caption(f"{len(everything)} runs stored in `{context.store().db}` (they survive restarts of the app).")
 
-table = pd.DataFrame([{
-    "Run": r["id"], "Label": results.run_label(r), "Started": results.run_time(r), "Status": r["status"],
-    "Method": r["method"], "Dataset": r["dataset"], "Scenario": r["scenario"], "Forget": r["forget"],
-    "Seed": r["seed"], **{title: (r["result"] or {}).get("metrics", {}).get(key) for key, title in METRICS.items()},
-    "Seconds": (r["result"] or {}).get("seconds"), "Message": r["message"] or "",
-    "Hyperparameters": json.dumps(r["hparams"]),
-} for r in shown], columns=["Run", "Label", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
-                            *METRICS.values(), "Seconds", "Message", "Hyperparameters"])
+
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{
+        "Run": r["id"], "Label": results.run_label(r), "Started": results.run_time(r), "Status": r["status"],
+        "Method": r["method"], "Dataset": r["dataset"], "Scenario": r["scenario"], "Forget": r["forget"],
+        "Seed": r["seed"],
+        **{title: (r["result"] or {}).get("metrics", {}).get(key) for key, title in METRICS.items()},
+        "Seconds": (r["result"] or {}).get("seconds"), "Message": r["message"] or "",
+        "Hyperparameters": json.dumps(r["hparams"]),
+    } for r in runs], columns=["Run", "Label", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
+                               *METRICS.values(), "Seconds", "Message", "Hyperparameters"])
+
+
 number = {title: st.column_config.NumberColumn(title, format="%.3f") for title in METRICS.values()}
 number["Seconds"] = st.column_config.NumberColumn("Seconds", format="%.1f")
 
-st.subheader("Leaderboard")
-board = table[table["Status"] == "done"].sort_values("Gap to Retrained").reset_index(drop=True)
+st.subheader("Leaderboard on this forget set")
+board = runs_table([r for r in here if r["status"] == "done"]).sort_values("Gap to Retrained").reset_index(drop=True)
 board.insert(0, "Rank", range(1, len(board) + 1))
 if board.empty:
-    st.info("No finished run here yet: launch one on the Unlearn page.", icon=":material/info:")
+    st.info(f"No finished run on the sidebar's forget set `{cur.spec}` (seed {cur.choice.seed}) yet: launch one on "
+            "the Unlearn page.", icon=":material/info:")
 else:
-    st.caption("Closest to the Retrained model (the gold standard) first.")
-    columns = ["Rank", "Label", *(["Forget"] if scope == "All runs" else []), *METRICS.values(), "Seconds",
-               "Hyperparameters"]
-    st.dataframe(board[columns], hide_index=True, width="stretch", column_config={
-        **number, "Hyperparameters": st.column_config.TextColumn("Hyperparameters", width="large")})
+    st.caption(f"Finished runs on `{cur.spec}` (seed {cur.choice.seed}), closest to the Retrained model (the gold "
+               "standard) first.")
+    st.dataframe(board[["Rank", "Label", *METRICS.values(), "Seconds", "Hyperparameters"]], hide_index=True,
+                 width="stretch", column_config={
+                     **number, "Hyperparameters": st.column_config.TextColumn("Hyperparameters", width="large")})
 
 base = context.baselines(cur.exp) if cur.exp is not None else None
 rows = results.run_rows([r for r in here if r["status"] == "done"])
@@ -67,9 +70,11 @@ if base is not None and rows:
     st.plotly_chart(plots.tradeoff(everyone, "seconds", "nomus"), key="tradeoff_time")
 
 st.subheader("History")
-history = ["Run", "Started", "Status", "Method", *(["Dataset", "Scenario", "Forget"] if scope == "All runs" else []),
-           "Seed", "Test acc", "Forget acc", "NoMUS", "Seconds", "Message"]
-st.dataframe(table[history], hide_index=True, width="stretch", column_config=number)
+shown = here if st.toggle("Only this forget set", value=False) else everything
+table = runs_table(shown)
+st.dataframe(table[["Run", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed", "Test acc",
+                    "Forget acc", "NoMUS", "Seconds", "Message"]], hide_index=True, width="stretch",
+             column_config=number)
 with st.container(horizontal=True):
     st.download_button("Export the table as CSV", table.to_csv(index=False), file_name="runs.csv", mime="text/csv",
                        icon=":material/download:")
@@ -85,7 +90,8 @@ if shown:
     run = by_id[run_id]
     if run["audit"]:
         audit = run["audit"]
-        st.markdown(f"Forgot **{len(audit['forgotten'])} photos** (`{audit['forget_selection']}`) with "
+        st.markdown(f"**{results.run_label(run)}** (run `{run_id}`) forgot **{len(audit['forgotten'])} photos** "
+                    f"(`{audit['forget_selection']}`) with "
                     f"**{audit['method']}**, seed {audit['seed']}; weights `{audit['weights_sha256_before'][:12]}…` "
                     f"before, `{audit['weights_sha256_after'][:12]}…` after.")
         with st.container(horizontal=True):

@@ -1,7 +1,7 @@
 """Unlearn: pick a method, set its hyperparameters, launch it as a background job and follow it live."""
 import streamlit as st
 
-from dashboard import context, hparams, sidebar, tasks
+from dashboard import context, hparams, results, sidebar, tasks
 from mu_core.errors import MUError
 from mu_core.methods import REGISTRY
 
@@ -42,6 +42,7 @@ if launch:
             st.error(str(e), icon=":material/error:")
         else:
             st.session_state.setdefault(JOBS, []).append(job_id)
+            st.rerun()  # the sidebar's queue shows the new job too
 
 mine = [job for job in (context.runner().get(j) for j in st.session_state.get(JOBS, [])) if job is not None]
 if mine:
@@ -50,7 +51,9 @@ if mine:
     tasks.watch(latest.id, cancel_key=f"cancel.{latest.id}")
     for job in reversed(mine):
         if job.status == "done":
-            if st.button(f"Open {job.label} in Compare", key=f"open.{job.id}", icon=":material/compare:"):
+            run = context.store().get(job.result)
+            if st.button(f"Open {results.run_label(run)} in Compare", key=f"open.{job.id}", icon=":material/compare:",
+                         help=f"{job.label}, stored as run {job.result}"):
                 st.session_state[context.COMPARE_RUNS] = [job.result]
                 st.switch_page("pages/compare.py")
     for job in reversed(mine[:-1]):

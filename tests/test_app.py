@@ -45,7 +45,7 @@ def test_forget_set_gallery_shows_people_with_counts_and_credit():
     at = open_app()
     gallery = at.dataframe[0].value
     assert len(gallery) == 40 and list(gallery["Person"][:3]) == ["s1", "s2", "s3"]
-    assert gallery["Train 1"][0].startswith("data:image/png;base64,")
+    assert gallery["Train 1"][0].startswith("data:image/webp;base64,")
     assert at.multiselect[0].value == [2, 7, 13, 19, 24, 29, 34, 38]  # the documented default, s3 s8 ...
     shown = texts(at)
     assert "**8 people** selected: **56 training photos** will be forgotten" in shown
@@ -237,19 +237,19 @@ def test_two_sessions_launching_at_once_share_one_compute_slot_in_order():
 def test_runs_page_lists_every_run_with_leaderboard_exports_and_audit():
     at = open_app("runs")
     history = at.dataframe[-1].value
-    here = [r for r in context.store().list() if r["forget"] == at.session_state[CURRENT].spec]
-    assert list(history["Run"]) == [r["id"] for r in here] and "done" in set(history["Status"])
-    assert len(at.get("download_button")) >= 3  # CSV, JSON, audit of the newest run when it finished
+    assert list(history["Run"]) == [r["id"] for r in context.store().list()]
+    assert {"done", "cancelled", "failed"} <= set(history["Status"])  # the runs of the tests above
+    assert len(at.get("download_button")) >= 2  # CSV and JSON (and the audit record of a finished run)
     board = at.dataframe[0].value
-    assert list(board["Rank"]) == list(range(1, len(board) + 1))
+    assert list(board["Rank"]) == list(range(1, len(board) + 1)) and len(board) >= 3
     assert board["Gap to Retrained"].is_monotonic_increasing
     assert len(at.get("plotly_chart")) == 2  # the trade-offs
-    at.segmented_control[0].set_value("All runs").run()
+    at.toggle[0].set_value(True).run()  # only this forget set
     assert_clean(at)
     done = context.store().list(status="done")[-1]
     picker = next(s for s in at.selectbox if s.label == "Run")
     picker.set_value(done["id"]).run()
-    assert f"Forgot **{len(done['audit']['forgotten'])} photos**" in texts(at)
+    assert f"forgot **{len(done['audit']['forgotten'])} photos**" in texts(at)
     button(at, "Open in Compare").click().run()
     assert_clean(at)
     assert "Metrics" in [h.value for h in at.subheader]

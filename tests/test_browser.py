@@ -1,0 +1,223 @@
+"""Real-browser tests: Playwright drives Debian's Chromium (headless) against `streamlit run app.py` on 127.0.0.1,
+with tiny settings. They also take the screenshots under docs/screenshots/ (1400 px wide, full page).
+Deselect them with `-m "not browser"`."""
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+
+from mu_core.data import load_dataset
+from mu_core.pipeline import score_baselines
+from mu_core.settings import experiment
+from tests.appkit import ROOT, app_env  # noqa: F401
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "docs" / "screenshots"
+WIDTH = 1400
+START_TIMEOUT = 180   # seconds for the server to answer its health check (imports torch on a busy CPU)
+UI_TIMEOUT = 180_000  # milliseconds for the page to show something computed (loading, evaluating models)
+RUN_TIMEOUT = 600_000
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                     "--disable-extensions", "--mute-audio"]}
+
+
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": {"width": WIDTH, "height": 900}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`streamlit run app.py` in a child process, restartable on the same port, runs folder and checkpoints."""
+
+    def __init__(self, env: dict[str, str], log: Path):
+        self.env, self.log, self.port = env, log, free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                   "--server.address", "127.0.0.1", "--server.port", str(self.port),
+                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
+        with open(self.log, "a") as log:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, self.log.read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
+                    if answer.read() == b"ok":
+                        return
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"the app did not start in {START_TIMEOUT} s:\n{self.log.read_text()[-3000:]}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, sig)
+            self.process.wait(60)
+        self.process = None
+
+    def restart(self, sig: int = signal.SIGTERM) -> None:
+        self.stop(sig)
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def server(app_env, tmp_path_factory):
+    """The app with tiny settings; the Original (shared with the other tests) and the Retrained model of person
+    s1 are trained beforehand, so that the browser waits only for the unlearning run itself."""
+    score_baselines(experiment(forget="people:0"))
+    runs = tmp_path_factory.mktemp("browser_runs")
+    env = {**os.environ, "MU_RUNS": str(runs), "PYTHONPATH": str(ROOT)}
+    app = Server(env, runs / "server.log")
+    app.start()
+    yield app
+    app.stop()
+
+
+def idle(page: Page) -> None:
+    """Wait until the app is not running a script (the status widget is gone) and the page has settled."""
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("stStatusWidget")).to_have_count(0, timeout=UI_TIMEOUT)
+    page.wait_for_timeout(500)
+
+
+def screenshot(page: Page, name: str) -> None:
+    """The whole page, 1400 px wide: the viewport is stretched to the main area's height (Streamlit scrolls
+    inside it, so a plain full-page capture would stop at the window's edge)."""
+    height = page.evaluate("() => Math.max(document.documentElement.scrollHeight, "
+                           "...[...document.querySelectorAll('[data-testid=\"stMain\"], section')]"
+                           ".map(e => e.scrollHeight))")
+    page.set_viewport_size({"width": WIDTH, "height": int(height)})
+    page.wait_for_timeout(1500)  # charts re-layout to the new size
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": WIDTH, "height": 900})
+
+
+def go(page: Page, title: str) -> None:
+    page.get_by_test_id("stSidebarNav").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=title, level=1)).to_be_visible(timeout=UI_TIMEOUT)
+
+
+def tick_first_row(page: Page) -> None:
+    """Tick the row-marker checkbox of the gallery's first row (the grid is drawn on a canvas)."""
+    grid = page.get_by_test_id("stDataFrame").first
+    expect(grid).to_be_visible(timeout=UI_TIMEOUT)
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 30)  # header 35 px, rows 60 px high
+
+
+def test_select_a_person_run_a_method_compare_restart_and_find_the_run(server, page: Page):
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Forget set", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("AT&T Laboratories Cambridge").first).to_be_visible()
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(page.get_by_text("Nothing selected yet.")).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+    tick_first_row(page)
+    expect(page.get_by_text("7 training photos")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("people:0", exact=True)).to_be_visible()
+    expect(page.get_by_text("Retrained (from scratch without the forget set): trained")).to_be_visible()
+    idle(page)
+    screenshot(page, "forget_set")
+
+    go(page, "Unlearn")
+    expect(page.get_by_text("Fine-tuning: Continue training")).to_be_visible()
+    page.get_by_role("button", name="Launch").click()
+    expect(page.get_by_text("finished in")).to_be_visible(timeout=RUN_TIMEOUT)
+    idle(page)
+    open_compare = page.get_by_role("button", name="Open Fine-tuning")
+    label = re.search(r"Fine-tuning #\w{6}", open_compare.inner_text()).group()
+    open_compare.click()
+
+    expect(page.get_by_role("heading", name="Compare", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_role("heading", name="Metrics", level=3)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
+    expect(page.get_by_text(label).first).to_be_visible()
+    losses = page.get_by_test_id("stPlotlyChart").nth(1)
+    expect(losses).to_be_visible(timeout=UI_TIMEOUT)
+    expect(losses.get_by_text("Per-sample loss")).to_be_visible()
+    idle(page)
+    screenshot(page, "compare")
+
+    stored = page.get_by_text(re.compile(re.escape(label) + r" \(run "))  # the audit record of the newest run
+    go(page, "Runs")
+    expect(stored).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+    screenshot(page, "runs")
+
+    server.restart()
+    page.goto(f"{server.url}/runs")  # a deep link, first thing after the restart
+    expect(page.get_by_role("heading", name="Runs", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(stored).to_be_visible(timeout=UI_TIMEOUT)
+
+
+def test_upload_a_photo_and_a_bad_file(server, page: Page, tmp_path):
+    face = tmp_path / "s5_3.png"
+    Image.fromarray(load_dataset("orl").load_image(42)).save(face)
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not a photo at all")
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Forget set", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    page.get_by_role("tab", name="Upload photos").click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files([str(face), str(bad)])
+    expect(page.get_by_text("notes.png is not an image")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("In the training set")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Forget s5 (training photo s5/3 is this very photo)")).to_be_visible()
+    idle(page)
+    screenshot(page, "forget_set_upload")
+
+
+def test_a_run_in_progress_when_the_app_stops_is_marked_interrupted(server, page: Page):
+    page.goto(f"{server.url}/unlearn")
+    expect(page.get_by_role("heading", name="Unlearn", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    epochs = page.get_by_role("slider").first
+    epochs.focus()
+    epochs.press("End")  # 20 epochs: long enough to be caught running
+    page.get_by_role("button", name="Launch").click()
+    expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_role("button", name="Cancel")).to_be_visible()
+    expect(page.get_by_text("Current losses")).to_be_visible(timeout=UI_TIMEOUT)
+    screenshot(page, "unlearn")
+
+    server.restart(signal.SIGKILL)  # the app dies mid-run
+    page.goto(f"{server.url}/runs")
+    expect(page.get_by_text("The app stopped while this run was in progress.")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("This run is interrupted")).to_be_visible()
+    assert not list((Path(server.env["MU_RUNS"]) / "artifacts").glob("*.tmp"))
+
+
+def test_screenshots_are_wide_and_whole():
+    for name in ("forget_set", "forget_set_upload", "unlearn", "compare", "runs"):
+        with Image.open(SHOTS / f"{name}.png") as shot:
+            assert shot.width == WIDTH and shot.height >= 900
+            assert np.asarray(shot.convert("L")).std() > 10  # not a blank page
