@@ -12,6 +12,7 @@ from dashboard import context, thumbs
 from dashboard.context import Current
 from mu_core.data import Dataset
 from mu_core.data.base import TEST, TRAIN
+from mu_core.data.splits import parse_forget
 from mu_core.selection import chosen, spec_for
 
 PAGE_PEOPLE = 60      # people per gallery page
@@ -63,8 +64,11 @@ def selection_kind(cur: Current) -> str | None:
 
 
 def selected(cur: Current) -> list[int]:
-    """Identity indices (people) or sample indices (photos) currently selected."""
-    return chosen(cur.dataset, cur.spec)[1] if cur.spec else []
+    """Identity indices (people) or sample indices (photos) currently selected; none while the forget set is not
+    a pick of the gallery's kind (a scenario's default such as first:N or random:10%)."""
+    if not cur.spec or parse_forget(cur.spec)[0] != selection_kind(cur):
+        return []
+    return chosen(cur.dataset, cur.spec)[1]
 
 
 def _versions(cur: Current) -> dict[str, int]:
@@ -74,7 +78,13 @@ def _versions(cur: Current) -> dict[str, int]:
 
 def set_selection(cur: Current, kind: str, indices: list[int], changed_by: str | None = None) -> None:
     """Store a new selection; the widgets other than `changed_by` ("table", "picker") start again from it."""
-    context.set_forget_spec(cur.choice, spec_for(cur.dataset, kind, indices))
+    set_spec(cur, spec_for(cur.dataset, kind, indices), changed_by)
+
+
+def set_spec(cur: Current, spec: str | None, changed_by: str | None = None) -> None:
+    """Store a new forget set in the engine's syntax (for example the scenario's default); the widgets other than
+    `changed_by` start again from it."""
+    context.set_forget_spec(cur.choice, spec)
     versions = _versions(cur)
     for widget in versions:
         if widget != changed_by:
@@ -159,30 +169,39 @@ def photos_gallery(cur: Current) -> None:
 def summary(cur: Current, kind: str) -> None:
     """What is selected, with thumbnails, and how many photos that is in train and test."""
     items = selected(cur)
-    if not items:
+    if not items and not cur.spec:
         st.info("Nothing selected yet.")
         return
     ds = cur.dataset
+    people = people_of(ds, cur.choice.data_key)
     if kind == "people":
-        people = people_of(ds, cur.choice.data_key)
         faces = [people.train[p][0] for p in items]
         captions = [ds.identity_names[p] for p in items]
     else:
         faces, captions = items, [ds.sample_ids[i] for i in items]
     shown = 40
-    st.image(thumbs.thumbnails(ds, cur.choice.data_key, tuple(faces[:shown]), 72), caption=captions[:shown])
+    if items:
+        st.image(thumbs.thumbnails(ds, cur.choice.data_key, tuple(faces[:shown]), 72), caption=captions[:shown])
     if len(items) > shown:
         st.caption(f"... and {len(items) - shown} more.")
     if cur.exp is None:
         st.warning(cur.problem, icon=":material/warning:")
         return
     s = cur.exp.splits.sizes()
-    if kind == "people":
+    if not items:  # a forget set the gallery cannot show as ticks, such as the scenario's default first:N
+        st.markdown(f"The forget set `{cur.spec}` is selected: **{s['forget']} training photos** will be "
+                    f"forgotten, {s['retain']} stay; utility is measured on {s['test']} test photos, the attack's "
+                    f"non-members are {s['unseen']} photos never trained on. Tick {kind} below to choose instead.")
+    elif kind == "people":
+        theirs = set(ds.identities[cur.exp.splits.unseen].tolist()) <= set(items)
         st.markdown(f"**{len(items)} {'person' if len(items) == 1 else 'people'}** selected: **{s['forget']} "
-                    f"training photos** will be forgotten; their **{s['unseen']} test photos** are never trained "
-                    f"on (the attack's non-members). {s['retain']} training photos of "
-                    f"{len(people.enrolled) - len(items)} other people stay; utility is measured on their {s['test']} "
-                    "test photos.")
+                    f"training photos** will be forgotten; "
+                    + (f"their **{s['unseen']} test photos** are never trained on (the attack's non-members). "
+                       if theirs else f"the attack's non-members are **{s['unseen']} photos of people never "
+                                      "trained on**. ")
+                    + f"{s['retain']} training photos of {len(people.enrolled) - len(items)} other people stay; "
+                    + (f"utility is measured on their {s['test']} test photos." if theirs else
+                       f"utility is measured on {s['test']} test photos of held-out people."))
     else:
         st.markdown(f"**{len(items)} training photo{'s' if len(items) != 1 else ''}** selected "
                     f"(0 test photos): they will be forgotten while their people stay enrolled; {s['retain']} training "

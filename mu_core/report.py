@@ -26,11 +26,14 @@ def result_row(result: dict) -> dict:
     return row
 
 
-def _fmt(value) -> str:
+DIGITS = {"seconds": 1, "time_ratio": 3}  # every metric: 4
+
+
+def _fmt(value, key: str = "") -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.4f}" if abs(value) < 100 else f"{value:.0f}"
+        return f"{value:.{DIGITS.get(key, 4)}f}"
     return str(value)
 
 
@@ -54,7 +57,7 @@ def format_table(results: list[dict], markdown: bool = False, hparams: bool = Fa
     rows = []
     for r in results:
         flat = result_row(r)
-        cells = [flat["method"]] + [_fmt(flat[k]) for k in KEYS]
+        cells = [flat["method"]] + [_fmt(flat[k], k) for k in KEYS]
         if hparams:
             cells.append(json.dumps(r["hparams"]) if r["method"] not in ("original", "retrained") else "")
         rows.append(cells)
@@ -74,9 +77,9 @@ def summary_table(results: list[dict], markdown: bool = False) -> str:
             if not values:
                 cells.append("-")
             elif len(values) == 1:
-                cells.append(_fmt(float(values[0])))
+                cells.append(_fmt(float(values[0]), key))
             else:
-                cells.append(f"{_fmt(float(np.mean(values)))} ± {_fmt(float(np.std(values)))}")
+                cells.append(f"{_fmt(float(np.mean(values)), key)} ± {_fmt(float(np.std(values)), key)}")
         rows.append(cells)
     return _render(["method", "seeds"] + HEADINGS, rows, markdown)
 

@@ -2,7 +2,6 @@
 import streamlit as st
 
 from dashboard import context, gallery, sidebar, upload
-from mu_core.selection import chosen
 
 cur = sidebar.active()
 st.title(":material/person_remove: Forget set")
@@ -18,21 +17,22 @@ if kind is None:
         st.warning(cur.problem, icon=":material/warning:")
     st.stop()
 
+other = "photos" if kind == "people" else "person"
+switch = (f" To forget {'single photos' if kind == 'people' else 'whole people'} instead, choose the *{other}* "
+          "scenario in the sidebar.") if other in cur.dataset.scenarios else ""
 if kind == "people":
     st.caption("Tick a person to forget all of their training photos (the right to be forgotten); the model should "
-               "keep working for everyone else. To forget single photos instead, choose the *photos* scenario in "
-               "the sidebar.")
+               "keep working for everyone else." + switch)
 else:
-    st.caption("Tick single training photos to forget; their people stay enrolled. To forget whole people, choose "
-               "the *person* scenario in the sidebar.")
+    st.caption("Tick single training photos to forget; their people stay enrolled." + switch)
 
 with st.container(border=True):
     head, clear, default = st.columns([4, 1, 1], vertical_alignment="center")
     head.markdown("#### Selected")
     clear.button("Clear", icon=":material/clear_all:", on_click=gallery.set_selection, args=(cur, kind, []),
                  width="stretch")
-    default.button("Default", icon=":material/restart_alt:", on_click=gallery.set_selection,
-                   args=(cur, kind, chosen(cur.dataset, scenario.default_forget)[1]), width="stretch",
+    default.button("Default", icon=":material/restart_alt:", on_click=gallery.set_spec,
+                   args=(cur, scenario.default_forget), width="stretch",
                    help=f"The scenario's documented default: {scenario.default_forget}")
     gallery.summary(cur, kind)
 
