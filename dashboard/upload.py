@@ -108,7 +108,7 @@ def _show_matches(cur: Current, result: Analysis) -> None:
 
 def uploads(cur: Current, kind: str) -> None:
     """Upload photos; each is analysed and its candidates offered as ticks; a button adds the ticked ones."""
-    files = st.file_uploader("Upload photos of the person to forget (JPEG, PNG, GIF, BMP, TIFF, WebP, PGM)",
+    files = st.file_uploader("Upload photos of the person to forget (JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM)",
                              accept_multiple_files=True, key=f"{UPLOADER}.{cur.choice.data_key}")
     if not files:
         return

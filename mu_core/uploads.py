@@ -63,7 +63,7 @@ def _identify(name: str, data: bytes) -> ImageFile.ImageFile:
             return factory(io.BytesIO(data), "")
         except _NOT_THIS_FORMAT:
             continue
-    raise DataError(f"{name} is not an image this app can read (accepted: {', '.join(FORMATS)}).")
+    raise DataError(f"{name} is not an image this app can read (accepted: JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM).")
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:

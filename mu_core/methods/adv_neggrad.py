@@ -31,6 +31,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=retain_loss.detach(), forget=forget_loss.detach())
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/adv_neggrad.md and docs/tuning/orl-photos/adv_neggrad.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"lr": 0.01, "momentum": 0.9, "forget_batch_size": 16},
+    "orl/photos": {"epochs": 1, "forget_weight": 0.1, "forget_batch_size": 16},
+}
+
 METHOD = Method(
     name="adv_neggrad", title="Advanced NegGrad",
     description="Minimise the retain loss minus a weighted forget loss (CE_r - w * CE_f) over retain batches paired "
@@ -38,4 +45,4 @@ METHOD = Method(
                 "benchmark's code skips those).",
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), 'NegGrad with classification loss' (w=1, SGD "
               "0.001, 2 epochs); the GISA study (YuliiaSuprun/MachineUnlearning) uses w=0.1.",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -108,6 +108,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     distil_teachers(ctx, hp, chosen, torch.ones(len(chosen)))
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/bad_teacher.md and docs/tuning/orl-photos/bad_teacher.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"epochs": 2, "batch_size": 32},
+    "orl/photos": {"batch_size": 32},
+}
+
 METHOD = Method(
     name="bad_teacher", title="Bad Teacher",
     description="Distil a randomly initialised (incompetent) teacher on the forget set and the Original "
@@ -115,4 +122,4 @@ METHOD = Method(
     reference="Chundawat, Tarun, Mandal & Kankanhalli, \"Can Bad Teaching Induce Forgetting? Unlearning in Deep "
               "Networks Using an Incompetent Teacher\" (AAAI 2023), official code vikram2000b/bad-teaching-"
               "unlearning (UnlearnerLoss, 30% of the retain set, Adam 1e-4, 1 epoch).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -28,10 +28,17 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         ctx.model.requires_grad_(True).train()
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/cf_k.md and docs/tuning/orl-photos/cf_k.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"k": 1, "epochs": 3, "lr": 0.05, "momentum": 0.9},
+    "orl/photos": {"k": 1, "momentum": 0.9},
+}
+
 METHOD = Method(
     name="cf_k", title="CF-k",
     description="Fine-tune only the top k blocks on the retain set (catastrophic forgetting of the last k layers); "
                 "the lower blocks, their weights and (by default) their BatchNorm statistics stay untouched.",
     reference="Goel et al., 'Towards Adversarial Evaluation of Machine Unlearning' (CF-k); the loop and k=3, SGD "
               "0.001, 2 epochs follow the MUFAC/MUCAC benchmark (Choi & Na, arXiv:2311.02240), CF-3 notebooks.",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -23,8 +23,15 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=loss.detach())
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/finetune.md and docs/tuning/orl-photos/finetune.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"lr": 0.05, "momentum": 0.9},
+    "orl/photos": {"epochs": 1, "momentum": 0.9},
+}
+
 METHOD = Method(
     name="finetune", title="Fine-tuning",
     description="Continue training on the retain set only (catastrophic forgetting of the forget set).",
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), Fine-tuning baseline.",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

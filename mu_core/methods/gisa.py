@@ -67,6 +67,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         schedule.step()
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/gisa.md and docs/tuning/orl-photos/gisa.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"epochs": 1, "lr": 0.001, "forget_batch_size": 16},
+    "orl/photos": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16},
+}
+
 METHOD = Method(
     name="gisa", title="GISA",
     description="Diagonal importances on retain (I_r) and forget (I_f) in train mode; each tensor's learning rate is "
@@ -75,4 +82,4 @@ METHOD = Method(
                 "(its report's prose says 'dampened').",
     reference="GISA study, YuliiaSuprun/MachineUnlearning (Final Report, Eq. 11) and YuliiaSuprun/COMP540 "
               "Local_Scoring_on_MUFAC.ipynb (unlearning_adaptive_ssd, compute_param_lr_list).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

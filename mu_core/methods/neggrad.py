@@ -24,10 +24,17 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(forget=loss.detach())
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/neggrad.md and docs/tuning/orl-photos/neggrad.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"epochs": 5, "lr": 0.04, "momentum": 0.9},
+    "orl/photos": {"epochs": 1, "lr": 0.0001},
+}
+
 METHOD = Method(
     name="neggrad", title="NegGrad",
     description="Gradient ascent on the forget set: maximise its loss (cross-entropy, or BCE for multi-label) with "
                 "no retain term; quick but prone to wrecking the model.",
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), NegGrad notebooks (-CE on D_f, SGD 0.001, "
               "2 epochs); gradient ascent as in Golatkar et al. (CVPR 2020) and Thudi et al.",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -25,6 +25,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], hp["batch_size"], opt)
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/random_labels.md and docs/tuning/orl-photos/random_labels.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"epochs": 2},
+    "orl/photos": {},
+}
+
 METHOD = Method(
     name="random_labels", title="Random Labels",
     description="Relabel every forget image once with a random wrong label (multi-label: random attributes "
@@ -33,4 +40,4 @@ METHOD = Method(
     reference="Graves et al., 'Amnesiac Machine Learning' (AAAI 2021); the 'amnesiac' baseline of the SSD "
               "repository (if-loops/selective-synaptic-dampening, random wrong labels mixed with D_r, Adam 1e-4, "
               "3 epochs, batch 128).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

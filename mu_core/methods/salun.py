@@ -46,6 +46,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], bs, opt, grad_mask=mask)
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/salun.md and docs/tuning/orl-photos/salun.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"saliency_fraction": 0.25, "epochs": 2},
+    "orl/photos": {"lr": 0.001},
+}
+
 METHOD = Method(
     name="salun", title="SalUn",
     description="Saliency unlearning: mask the weights whose forget-loss gradient is largest (a global top "
@@ -54,4 +61,4 @@ METHOD = Method(
     reference="Fan et al., 'SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image "
               "Classification and Generation' (ICLR 2024); mask from generate_mask.py, random labelling from "
               "RL.py of the official code (OPTML-Group/Unlearn-Saliency).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -69,6 +69,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             max_pass(ctx, opt, hp)
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/scrub.md and docs/tuning/orl-photos/scrub.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {"epochs": 1, "msteps": 1, "lr": 0.03},
+    "orl/photos": {"epochs": 1, "msteps": 1, "lr": 0.005},
+}
+
 METHOD = Method(
     name="scrub", title="SCRUB",
     description="Teacher-student distillation: stay close to the Original on the retain set, move away from it on "
@@ -76,4 +83,4 @@ METHOD = Method(
     reference="Kurmanji, Triantafillou, Hayes & Triantafillou, \"Towards Unbounded Machine Unlearning\" (NeurIPS "
               "2023), official code meghdadk/SCRUB (train_distill, large-scale settings); the benchmark's min-then-"
               "max variant from Choi & Na, MUFAC/MUCAC (arXiv:2311.02240).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

@@ -51,6 +51,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.tracker.step("dampening", selected_share=share)
 
 
+# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
+# tables are in docs/tuning/orl-person/ssd.md and docs/tuning/orl-photos/ssd.md (scripts/tune_orl.sh).
+PRESETS = {
+    "orl/person": {},
+    "orl/photos": {"dampening": 0.1, "selection": 50.0},
+}
+
 METHOD = Method(
     name="ssd", title="SSD",
     description="Selective Synaptic Dampening, training-free: compute diagonal (Fisher-like) importances on the "
@@ -59,4 +66,4 @@ METHOD = Method(
     reference="Foster et al., 'Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening' "
               "(AAAI 2024), if-loops/selective-synaptic-dampening src/ssd.py (lambda 1, alpha 10, exponent 1, "
               "lower bound 1); the retain-set variant is the GISA study's (YuliiaSuprun/MachineUnlearning).",
-    hparams=HPARAMS, run=run)
+    hparams=HPARAMS, run=run, presets=PRESETS)

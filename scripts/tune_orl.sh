@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Grid searches that chose the built-in faces' presets (the `presets` of each method module), on tuning seed 100:
+# the README reports seeds 0-2 only. Writes docs/tuning/orl-<scenario>/<method>.md, one table per method.
+# Usage: scripts/tune_orl.sh person|photos [METHOD ...]   (all methods when none is named)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scenario=${1:?usage: scripts/tune_orl.sh person|photos [METHOD ...]}
+shift
+python=${PYTHON:-.venv/bin/python}
+outdir=docs/tuning/orl-$scenario
+mkdir -p "$outdir"
+
+declare -A person=(
+  [finetune]="epochs=3 lr=0.01,0.05 momentum=0.9; epochs=2 lr=0.05 momentum=0.9"
+  [cf_k]="k=1,3 epochs=3 lr=0.05 momentum=0.9"
+  [neggrad]="epochs=5,10 lr=0.02,0.1 momentum=0.9; epochs=5 lr=0.04,0.06 momentum=0.9"
+  [adv_neggrad]="epochs=2 lr=0.01,0.05 momentum=0.9 forget_weight=0.5,1 forget_batch_size=16; epochs=2 lr=0.02,0.03 momentum=0.9 forget_weight=1 forget_batch_size=16"
+  [unsir]="lr=0.001,0.005 repair_lr=0.001,0.01; optimizer=sgd lr=0.01,0.05 repair_lr=0.01; lr=0.0002,0.0005 repair_lr=0.0002; lr=0.0005 repair_lr=0.0002 noise_steps=2 noise_per_class=4"
+  [scrub]="variant=original,benchmark epochs=2 msteps=2 lr=0.01,0.05; variant=original epochs=2 msteps=2 lr=0.015,0.02; variant=original epochs=1 msteps=1 lr=0.02,0.03"
+  [ssd]="dampening=0.1,1 selection=10,50; dampening=1 selection=15,20,30"
+  [bad_teacher]="epochs=2,4 lr=0.0001,0.001 batch_size=32; epochs=3,4 lr=0.00005,0.0001 retain_share=0.6 batch_size=32; epochs=3 lr=0.0001 batch_size=32"
+  [bad_teacher_sim]="epochs=2,4 lr=0.0001,0.001 batch_size=32; epochs=4 lr=0.0001 neighbours=6,10 batch_size=32; epochs=3 lr=0.0001 batch_size=32"
+  [contrastive]="epochs=1,2 forget_lr=0.0003,0.003 batch_size=64; epochs=2 forget_lr=0.001 batch_size=64"
+  [gisa]="epochs=1,2 lr=0.0001,0.001 forget_batch_size=16; epochs=1 lr=0.0003,0.0005 forget_batch_size=16"
+  [piu_fr]="epochs=10,20 lr=0.001,0.01; epochs=10 lr=0.005,0.02"
+  [random_labels]="epochs=1,2 lr=0.0001,0.0003; epochs=2 lr=0.00005,0.00015"
+  [salun]="epochs=1,2 lr=0.001,0.01; saliency_fraction=0.1,0.25 epochs=2 lr=0.01"
+)
+declare -A photos=(
+  [finetune]="epochs=1,2 lr=0.001,0.01 momentum=0.9"
+  [cf_k]="k=1,3 epochs=2 lr=0.001,0.01 momentum=0.9"
+  [neggrad]="epochs=1,3 lr=0.0001,0.001"
+  [adv_neggrad]="epochs=1,2 lr=0.001,0.005 forget_weight=0.1 forget_batch_size=16"
+  [unsir]="lr=0.0001,0.001 repair_lr=0.001; lr=0.00005 repair_lr=0.0001 noise_steps=2 noise_per_class=4; lr=0.00005 noise_steps=1 noise_per_class=2 repair=false"
+  [scrub]="epochs=1,2 msteps=1 lr=0.0005,0.005"
+  [ssd]="dampening=0.1,1 selection=10,50"
+  [bad_teacher]="epochs=1,2 lr=0.0001,0.0003 batch_size=32"
+  [bad_teacher_sim]="epochs=1,2 lr=0.0001,0.0003 batch_size=32"
+  [contrastive]="epochs=1 forget_lr=0.0003,0.003 batch_size=64"
+  [gisa]="epochs=1 lr=0.0001,0.001 forget_batch_size=16"
+  [piu_fr]="epochs=2,10 lr=0.001"
+  [random_labels]="epochs=1 lr=0.00003,0.0001"
+  [salun]="epochs=1 lr=0.001,0.003,0.01"
+)
+declare -n grids=$scenario
+methods=("$@")
+[ ${#methods[@]} -gt 0 ] || methods=(finetune cf_k neggrad adv_neggrad unsir scrub ssd bad_teacher bad_teacher_sim
+                                     contrastive gisa piu_fr random_labels salun)
+
+# A method's grids are separated by ";": each is one round, chosen after reading the tables of the ones before.
+for method in "${methods[@]}"; do
+  out=$outdir/$method.md
+  {
+    echo "## $method ($scenario scenario, tuning seed 100)"
+    IFS=';' read -ra rounds <<< "${grids[$method]}"
+    for round in "${rounds[@]}"; do
+      args=()
+      for g in $round; do args+=(--grid "$g"); done
+      echo
+      echo "    python -m mu_core tune --scenario $scenario --seed 100 --method $method ${args[*]} --markdown-out"
+      echo
+      "$python" -m mu_core tune --scenario "$scenario" --seed 100 --method "$method" "${args[@]}" --markdown-out \
+        2>/dev/null | grep '^|'
+    done
+  } > "$out.tmp"
+  mv "$out.tmp" "$out"
+  echo "wrote $out"
+done
