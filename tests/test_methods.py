@@ -25,6 +25,7 @@ def test_all_fourteen_methods_are_registered_with_declarations():
     assert len(REGISTRY) == len(MODULES) == 14
     for method in REGISTRY.values():
         assert method.description and method.reference and method.hparams
+        assert {"orl/person", "orl/photos"} <= set(method.presets)  # tuned defaults for the built-in faces
         for h in method.hparams:
             assert h.help and h.validate(h.default) == h.default
             for preset in method.presets.values():
