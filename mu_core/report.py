@@ -37,7 +37,8 @@ def _fmt(value, key: str = "") -> str:
     return str(value)
 
 
-def _render(headings: list[str], rows: list[list[str]], markdown: bool) -> str:
+def render(headings: list[str], rows: list[list[str]], markdown: bool) -> str:
+    """A table of text cells: markdown, or plain text with aligned columns."""
     if markdown:
         def cells(values: list[str]) -> str:
             return "| " + " | ".join(v.replace("|", "\\|") for v in values) + " |"
@@ -61,7 +62,7 @@ def format_table(results: list[dict], markdown: bool = False, hparams: bool = Fa
         if hparams:
             cells.append(json.dumps(r["hparams"]) if r["method"] not in ("original", "retrained") else "")
         rows.append(cells)
-    return _render(headings, rows, markdown)
+    return render(headings, rows, markdown)
 
 
 def summary_table(results: list[dict], markdown: bool = False) -> str:
@@ -81,7 +82,7 @@ def summary_table(results: list[dict], markdown: bool = False) -> str:
             else:
                 cells.append(f"{_fmt(float(np.mean(values)), key)} ± {_fmt(float(np.std(values)), key)}")
         rows.append(cells)
-    return _render(["method", "seeds"] + HEADINGS, rows, markdown)
+    return render(["method", "seeds"] + HEADINGS, rows, markdown)
 
 
 def to_csv(results: list[dict]) -> str:

@@ -1,0 +1,50 @@
+"""Reads the JSON of `python -m mu_core benchmark --seeds ...` and prints, per method, the figures the methods issue's
+targets are read from: the largest time ratio over the seeds (target <= 0.10), and the mean gap to Retrained and
+mean NoMUS against the Retrained's mean NoMUS minus 0.02.
+
+Usage: python scripts/check_targets.py out/benchmark-person.json [--gap 0.05] [--nomus-margin 0.02]"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from mu_core.report import render  # noqa: E402  (run as a script from the repository)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("json")
+    p.add_argument("--gap", type=float, default=0.05)
+    p.add_argument("--nomus-margin", type=float, default=0.02)
+    p.add_argument("--time-ratio", type=float, default=0.10)
+    args = p.parse_args()
+    by_method: dict[str, list[dict]] = {}
+    for row in json.loads(Path(args.json).read_text())["rows"]:
+        by_method.setdefault(row["method"], []).append(row)
+    target_nomus = float(np.mean([r["metrics"]["nomus"] for r in by_method["retrained"]])) - args.nomus_margin
+    lines, passing = [], 0
+    for method, rows in by_method.items():
+        if method in ("original", "retrained"):
+            continue
+        ratio = max(r["time_ratio"] for r in rows)
+        gap = float(np.mean([r["metrics"]["gap_to_retrained"] for r in rows]))
+        nomus = float(np.mean([r["metrics"]["nomus"] for r in rows]))
+        close = gap <= args.gap and nomus >= target_nomus
+        passing += close
+        lines.append([method, f"{ratio:.3f}", "yes" if ratio <= args.time_ratio else "**no**", f"{gap:.4f}",
+                      f"{nomus:.4f}", "yes" if close else "no"])
+    headings = ["method", "largest time ratio", f"<= {args.time_ratio:g}", "mean gap", "mean NoMUS",
+                f"gap <= {args.gap:g} and NoMUS >= {target_nomus:.4f}"]
+    print(render(headings, lines, markdown=True))
+    print(f"\n{passing} methods reach gap <= {args.gap:g} with NoMUS >= Retrained's mean "
+          f"({target_nomus + args.nomus_margin:.4f}) - {args.nomus_margin:g}.")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
