@@ -99,8 +99,8 @@ METHOD = "Random Labels"
 
 @pytest.fixture(scope="module")
 def server(app_env, tmp_path_factory):
-    """The app with the demo settings, its Original and the Retrained model of FORGET trained beforehand, so that
-    the browser waits only for the unlearning run itself."""
+    """The app with the demo settings, its Original and the Retrained models of FORGET and of the default forget
+    set trained beforehand, so that the browser waits only for the unlearning runs themselves."""
     root = tmp_path_factory.mktemp("browser")
     env = {**os.environ, **DEMO_ENV, "MU_CHECKPOINTS": str(root / "checkpoints"), "MU_RUNS": str(root / "runs"),
            "PYTHONPATH": str(ROOT)}
@@ -108,6 +108,7 @@ def server(app_env, tmp_path_factory):
         for key in ("MU_EPOCHS", "MU_IMAGE_SIZE", "MU_CHECKPOINTS"):
             mp.setenv(key, env[key])
         score_baselines(experiment(forget=FORGET))
+        score_baselines(experiment())  # the default forget set, which a new browser session starts from
     app = Server(env, root / "server.log")
     app.start()
     yield app
@@ -223,7 +224,8 @@ def test_a_run_in_progress_when_the_app_stops_is_marked_interrupted(server, page
     page.get_by_role("button", name="Launch").click()
     expect(page.get_by_test_id("stProgress")).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_role("button", name="Cancel")).to_be_visible()
-    expect(page.get_by_text("Current losses")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("unlearning: step")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Current losses")).to_be_visible()
     screenshot(page, "unlearn")
 
     server.restart(signal.SIGKILL)  # the app dies mid-run
