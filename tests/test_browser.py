@@ -6,11 +6,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +13,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
+from dashboard.server import Server
 from mu_core.data import load_dataset
 from mu_core.pipeline import score_baselines
 from mu_core.settings import experiment
@@ -44,52 +40,6 @@ def browser_context_args(browser_context_args):
     return {**browser_context_args, "viewport": {"width": WIDTH, "height": 900}}
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    """`streamlit run app.py` in a child process, restartable on the same port, runs folder and checkpoints."""
-
-    def __init__(self, env: dict[str, str], log: Path):
-        self.env, self.log, self.port = env, log, free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                   "--server.address", "127.0.0.1", "--server.port", str(self.port),
-                   "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
-        with open(self.log, "a") as log:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            start_new_session=True)
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as answer:
-                    if answer.read() == b"ok":
-                        return
-            except OSError:
-                time.sleep(0.5)
-        raise AssertionError(f"the app did not start in {START_TIMEOUT} s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, sig)
-            self.process.wait(60)
-        self.process = None
-
-    def restart(self, sig: int = signal.SIGTERM) -> None:
-        self.stop(sig)
-        self.start()
-
-
 # Settings of the demo the browser sees: small enough for CI, big enough for the screenshots to show a model that
 # recognises people (about 0.85 test accuracy at 12 epochs of 32 px photos) and an attack on 27 vs 27 photos.
 DEMO_ENV = {"MU_EPOCHS": "12", "MU_IMAGE_SIZE": "32"}
@@ -109,7 +59,7 @@ def server(app_env, tmp_path_factory):
             mp.setenv(key, env[key])
         score_baselines(experiment(forget=FORGET))
         score_baselines(experiment())  # the default forget set, which a new browser session starts from
-    app = Server(env, root / "server.log")
+    app = Server(env, root / "server.log", START_TIMEOUT)
     app.start()
     yield app
     app.stop()
