@@ -16,7 +16,7 @@ from mu_core.data.base import TRAIN
 from mu_core.errors import DataError
 from mu_core.experiment import Experiment
 from mu_core.matching import MatchResult, find_duplicates, match_people
-from mu_core.uploads import read_upload
+from mu_core.uploads import ACCEPTED, read_upload
 
 ANALYSES = "upload_analyses"
 UPLOADER = "uploader"
@@ -108,7 +108,7 @@ def _show_matches(cur: Current, result: Analysis) -> None:
 
 def uploads(cur: Current, kind: str) -> None:
     """Upload photos; each is analysed and its candidates offered as ticks; a button adds the ticked ones."""
-    files = st.file_uploader("Upload photos of the person to forget (JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM)",
+    files = st.file_uploader(f"Upload photos of the person to forget ({ACCEPTED})",
                              accept_multiple_files=True, key=f"{UPLOADER}.{cur.choice.data_key}")
     if not files:
         return

@@ -17,6 +17,7 @@ from mu_core.data.files import to_array
 from mu_core.errors import DataError
 
 FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")  # PPM also reads PGM
+ACCEPTED = "JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM"  # FORMATS as users know them
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 16
 _NOT_THIS_FORMAT = (SyntaxError, IndexError, TypeError, ValueError, struct.error, EOFError)
@@ -63,7 +64,7 @@ def _identify(name: str, data: bytes) -> ImageFile.ImageFile:
             return factory(io.BytesIO(data), "")
         except _NOT_THIS_FORMAT:
             continue
-    raise DataError(f"{name} is not an image this app can read (accepted: JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM).")
+    raise DataError(f"{name} is not an image this app can read (accepted: {ACCEPTED}).")
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:
