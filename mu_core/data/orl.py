@@ -79,9 +79,12 @@ def load_orl() -> np.ndarray:
 
 
 # Flip and brightness/contrast jitter only: with random crops as well, the Original generalises so well to the
-# held-out photos of the people it knows that the loss-based attack sees no membership (MIA ~0.5, AUC ~0.6); with
-# light augmentation it reaches the same test accuracy (0.94 on seed 0) and the attack sees the members (AUC ~0.8).
-RECIPE = Recipe(epochs=30, batch_size=64, lr=0.05, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+# held-out photos of the people it knows that the loss-based attack sees no membership (MIA ~0.5, AUC ~0.6).
+# 12 epochs, not more: at 30 epochs (0.93-0.97 test accuracy, ~5 minutes per model on one core) the losses on both
+# sides of the attack shrink to ~1e-3, the benchmark's default-regularised logistic regression cannot separate
+# them, and it scores 0.40 on the Original; at 12 epochs (0.92-0.94, under 2 minutes) it scores 0.62-0.68 on the
+# Original and 0.34-0.52 on the Retrained model (seeds 0-2, README).
+RECIPE = Recipe(epochs=12, batch_size=64, lr=0.05, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
                 schedule="onecycle", image_size=64, augment="light")
 
 # A fixed default of 8 people to forget (s3, s8, s14, s20, s25, s30, s35, s39), two of them women.
