@@ -43,7 +43,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 # Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
 # tables are in docs/tuning/orl-person/bad_teacher_sim.md and docs/tuning/orl-photos/bad_teacher_sim.md (scripts/tune_orl.sh).
 PRESETS = {
-    "orl/person": {"epochs": 2, "batch_size": 32},
+    "orl/person": {"lr": 0.0002, "batch_size": 32},
     "orl/photos": {"batch_size": 32},
 }
 

@@ -49,8 +49,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 # Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
 # tables are in docs/tuning/orl-person/salun.md and docs/tuning/orl-photos/salun.md (scripts/tune_orl.sh).
 PRESETS = {
-    "orl/person": {"saliency_fraction": 0.25, "epochs": 2},
-    "orl/photos": {"lr": 0.001},
+    "orl/person": {},
+    "orl/photos": {},
 }
 
 METHOD = Method(

@@ -54,8 +54,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 # Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
 # tables are in docs/tuning/orl-person/ssd.md and docs/tuning/orl-photos/ssd.md (scripts/tune_orl.sh).
 PRESETS = {
-    "orl/person": {},
-    "orl/photos": {"dampening": 0.1, "selection": 50.0},
+    "orl/person": {"dampening": 0.1},
+    "orl/photos": {"dampening": 0.1},
 }
 
 METHOD = Method(
