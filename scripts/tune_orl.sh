@@ -18,7 +18,7 @@ declare -A person=(
   [unsir]="optimizer=sgd lr=0.01,0.05 repair_lr=0.01; optimizer=sgd lr=0.05 repair=false"
   [scrub]="variant=original epochs=1 msteps=1 lr=0.01,0.03,0.05"
   [ssd]="dampening=0.1,1 selection=10,30"
-  [bad_teacher]="epochs=1,2 lr=0.0001,0.001 batch_size=32; epochs=1 lr=0.0002,0.0004 batch_size=32"
+  [bad_teacher]="epochs=1,2 lr=0.0001,0.001 batch_size=32; epochs=1 lr=0.0002,0.0004 batch_size=32; epochs=2,3 lr=0.0001,0.0002 retain_share=0.1,0.15 batch_size=32"
   [bad_teacher_sim]="epochs=1,2 lr=0.0001,0.001 batch_size=32; epochs=1 lr=0.0002,0.0004 batch_size=32"
   [contrastive]="epochs=1 forget_lr=0.0003,0.003 batch_size=64"
   [gisa]="epochs=1 lr=0.0001,0.001 forget_batch_size=16"
