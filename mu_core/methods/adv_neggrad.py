@@ -31,8 +31,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=retain_loss.detach(), forget=forget_loss.detach())
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/adv_neggrad.md and docs/tuning/orl-photos/adv_neggrad.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9, "forget_batch_size": 16},
     "orl/photos": {"epochs": 1, "lr": 0.005, "forget_weight": 0.1, "forget_batch_size": 16},

@@ -108,8 +108,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     distil_teachers(ctx, hp, chosen, torch.ones(len(chosen)))
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/bad_teacher.md and docs/tuning/orl-photos/bad_teacher.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"lr": 0.0002, "batch_size": 32},
     "orl/photos": {"batch_size": 32},

@@ -40,8 +40,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     distil_teachers(ctx, hp, chosen, weight, hp["alternate"], hp["bad_teacher_epochs"])
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/bad_teacher_sim.md and docs/tuning/orl-photos/bad_teacher_sim.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"lr": 0.0002, "batch_size": 32},
     "orl/photos": {"batch_size": 32},

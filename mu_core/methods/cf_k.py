@@ -28,8 +28,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         ctx.model.requires_grad_(True).train()
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/cf_k.md and docs/tuning/orl-photos/cf_k.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"k": 2, "lr": 0.05, "momentum": 0.9},
     "orl/photos": {"k": 1, "momentum": 0.9},

@@ -59,8 +59,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         train_on(ctx, x_r, y_r, 1, bs, retain_opt, stage="retain round")
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/contrastive.md and docs/tuning/orl-photos/contrastive.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 1, "batch_size": 64},
     "orl/photos": {"epochs": 1, "batch_size": 64},

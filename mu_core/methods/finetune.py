@@ -23,8 +23,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=loss.detach())
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/finetune.md and docs/tuning/orl-photos/finetune.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9},
     "orl/photos": {"epochs": 1, "lr": 0.01, "momentum": 0.9},

@@ -67,8 +67,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         schedule.step()
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/gisa.md and docs/tuning/orl-photos/gisa.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16},
     "orl/photos": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16},

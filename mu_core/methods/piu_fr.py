@@ -58,8 +58,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         train_on(ctx, x_r, y_r, hp["stage2_epochs"], hp["stage2_batch"], stage2_opt, stage="stage 2: fine-tune")
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/piu_fr.md and docs/tuning/orl-photos/piu_fr.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 4, "lr": 0.02},
     "orl/photos": {"epochs": 2},

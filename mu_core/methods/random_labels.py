@@ -25,8 +25,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], hp["batch_size"], opt)
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/random_labels.md and docs/tuning/orl-photos/random_labels.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"lr": 0.0003},
     "orl/photos": {},

@@ -46,8 +46,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], bs, opt, grad_mask=mask)
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/salun.md and docs/tuning/orl-photos/salun.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {},
     "orl/photos": {},

@@ -69,8 +69,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             max_pass(ctx, opt, hp)
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/scrub.md and docs/tuning/orl-photos/scrub.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"epochs": 1, "msteps": 1, "lr": 0.05},
     "orl/photos": {"epochs": 1, "msteps": 1},

@@ -51,8 +51,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.tracker.step("dampening", selected_share=share)
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/ssd.md and docs/tuning/orl-photos/ssd.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"dampening": 0.1},
     "orl/photos": {"dampening": 0.1},

@@ -127,8 +127,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         train_on(ctx, *ctx.data("retain"), hp["repair_epochs"], hp["batch_size"], repair_opt, stage="repair")
 
 
-# Defaults tuned for the built-in faces on tuning seed 100 (never the reported seeds 0-2): the grids and their
-# tables are in docs/tuning/orl-person/unsir.md and docs/tuning/orl-photos/unsir.md (scripts/tune_orl.sh).
 PRESETS = {
     "orl/person": {"optimizer": "sgd", "lr": 0.05, "repair": False},
     "orl/photos": {"noise_steps": 1, "noise_per_class": 2, "lr": 0.0001, "repair": False, "repair_lr": 0.001},
