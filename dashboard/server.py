@@ -12,6 +12,11 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The browser that drives the app: Debian's chromium (Playwright's own download cannot work here), headless.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-extensions", "--mute-audio"]
+VIEWPORT = {"width": 1400, "height": 900}
 
 
 def free_port() -> int:

@@ -18,7 +18,7 @@ from pathlib import Path
 from playwright.sync_api import expect, sync_playwright
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from dashboard.server import Server  # noqa: E402  (run as a script from the repository)
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Server  # noqa: E402  (run as a script)
 
 
 def main() -> int:
@@ -29,8 +29,8 @@ def main() -> int:
     try:
         health = time.perf_counter() - started
         with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport=VIEWPORT)
             page.goto(server.url)
             expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=900_000)
             expect(page.get_by_text("Retrained (from scratch without the forget set): trained")).to_be_visible(

@@ -13,16 +13,15 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from dashboard.server import Server
+from dashboard.server import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Server
 from mu_core.data import load_dataset
 from mu_core.pipeline import score_baselines
 from mu_core.settings import experiment
 from tests.appkit import ROOT, app_env  # noqa: F401
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
 SHOTS = ROOT / "docs" / "screenshots"
-WIDTH = 1400
+WIDTH = VIEWPORT["width"]
 START_TIMEOUT = 180   # seconds for the server to answer its health check (imports torch on a busy CPU)
 UI_TIMEOUT = 180_000  # milliseconds for the page to show something computed (loading, evaluating models)
 RUN_TIMEOUT = 600_000
@@ -30,14 +29,12 @@ RUN_TIMEOUT = 600_000
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
-    return {**browser_type_launch_args, "executable_path": CHROMIUM,
-            "args": ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-                     "--disable-extensions", "--mute-audio"]}
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
 
 
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
-    return {**browser_context_args, "viewport": {"width": WIDTH, "height": 900}}
+    return {**browser_context_args, "viewport": VIEWPORT}
 
 
 # Settings of the demo the browser sees: small enough for CI, big enough for the screenshots to show a model that
@@ -84,7 +81,7 @@ def screenshot(page: Page, name: str) -> None:
     page.wait_for_timeout(1500)  # charts re-layout to the new size
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size({"width": WIDTH, "height": 900})
+    page.set_viewport_size(VIEWPORT)
 
 
 def go(page: Page, title: str) -> None:
