@@ -44,8 +44,7 @@ declare -A photos=(
 )
 declare -n grids=$scenario
 methods=("$@")
-[ ${#methods[@]} -gt 0 ] || methods=(finetune cf_k neggrad adv_neggrad unsir scrub ssd bad_teacher bad_teacher_sim
-                                     contrastive gisa piu_fr random_labels salun)
+[ ${#methods[@]} -gt 0 ] || methods=("${!grids[@]}")
 
 # A method's grids are separated by ";": each is one round, chosen after reading the tables of the ones before.
 for method in "${methods[@]}"; do
