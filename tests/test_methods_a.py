@@ -12,6 +12,7 @@ import torch
 from mu_core.baselines import get_baseline
 from mu_core.experiment import Experiment, build_experiment
 from mu_core.methods import UnlearnContext, get_method
+from mu_core.methods.base import share_of_each_class
 from mu_core.methods.common import diag_importance, random_wrong_labels
 from mu_core.methods.gisa import tensor_lrs
 from mu_core.methods.salun import saliency_mask
@@ -71,7 +72,7 @@ def run(exp, original, name: str, seen: list | None = None, **overrides) -> Unle
     seen = [] if seen is None else seen
     method = get_method(name)
     ctx = context(exp, original, seen.append)
-    method.run(ctx, method.resolve({**FAST[name], **overrides}))
+    method.run(ctx, method.resolve({**FAST.get(name, {}), **overrides}))
     assert seen and seen[-1].step == ctx.tracker.total and all(p.total == ctx.tracker.total for p in seen)
     return ctx
 
@@ -206,3 +207,26 @@ def test_gisa_runs_with_class_weights(exp, original):
     after = params(run(exp, original, "gisa", class_weighted=True).model)
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(before[k], after[k]) for k in before)
+
+
+def test_share_of_each_class_keeps_every_label_and_depends_on_the_seed_only():
+    labels = torch.tensor([0] * 7 + [1] * 7 + [2])
+    kept = share_of_each_class(labels, 0.3, seed=5)
+    assert torch.bincount(labels[kept]).tolist() == [3, 3, 1]  # ceil(0.3 * 7) = 3; a lone image is kept
+    assert torch.equal(kept, share_of_each_class(labels, 0.3, seed=5))
+    assert not torch.equal(kept, share_of_each_class(labels, 0.3, seed=6))
+    vectors = torch.tensor([[0.0, 1.0]] * 4 + [[1.0, 1.0]] * 4)
+    assert sorted(vectors[share_of_each_class(vectors, 0.5, seed=0)][:, 0].tolist()) == [0.0, 0.0, 1.0, 1.0]
+
+
+def test_retain_share_cuts_the_retain_and_train_data_a_method_sees(exp, original):
+    full = run(exp, original, "finetune", batch_size=8)
+    half = run(exp, original, "finetune", batch_size=8, retain_share=0.5)
+    n_retain = len(exp.splits.retain)
+    assert len(full.data("retain")[0]) == n_retain
+    assert n_retain / 2 <= len(half.data("retain")[0]) < n_retain
+    assert half.tracker.total < full.tracker.total
+    ssd = run(exp, original, "ssd", retain_share=0.5)
+    assert len(ssd.data("train")[0]) == len(exp.splits.forget) + len(ssd.data("retain")[0])
+    with pytest.raises(RuntimeError):
+        ssd.keep_retain_share(0.5)

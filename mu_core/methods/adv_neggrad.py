@@ -1,7 +1,7 @@
 """Advanced NegGrad: descend the retain loss while ascending a weighted forget loss, CE_r - w * CE_f."""
 from __future__ import annotations
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step
 from mu_core.task import task_loss
 
@@ -15,10 +15,12 @@ HPARAMS = (
     HParam("batch_size", "int", 64, "Retain images per step.", min=8, max=256, step=8),
     HParam("forget_batch_size", "int", 64, "Forget images per step (the sources use the retain batch size; smaller "
            "is cheaper).", min=4, max=256, step=4),
+    RETAIN_SHARE,
 )
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     ctx.begin(hp["epochs"] * ctx.n_batches("retain", bs))
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])

@@ -3,11 +3,12 @@ and the Original on a subset of the retain set. `bad_teacher_sim` reuses everyth
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import torch
 import torch.nn as nn
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import kl_to_target, n_batches, optimizer, soft_outputs, step
 from mu_core.models import build_model
 from mu_core.task import task_loss
@@ -23,8 +24,9 @@ SHARED_HPARAMS = (
 )
 
 HPARAMS = SHARED_HPARAMS + (
-    HParam("retain_share", "float", 0.3, "Share of the retain set drawn at random to distil the Original on "
-           "(original: 0.3).", min=0.0, max=1.0, step=0.05),
+    replace(RETAIN_SHARE, default=0.3, help="Share of the retain set the Original is distilled on (original: 0.3, "
+            "drawn at random; here the same share of every class, at least one image each, from the experiment's "
+            "seed)."),
 )
 
 
@@ -103,9 +105,9 @@ def distil_teachers(ctx: UnlearnContext, hp: dict, retain_idx: torch.Tensor, ret
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     n_r = len(ctx.data("retain")[0])
-    chosen = torch.randperm(n_r, generator=ctx.generator)[:round(hp["retain_share"] * n_r)]
-    distil_teachers(ctx, hp, chosen, torch.ones(len(chosen)))
+    distil_teachers(ctx, hp, torch.arange(n_r), torch.ones(n_r))
 
 
 PRESETS = {

@@ -68,6 +68,12 @@ class HParam:
         return {k: v for k, v in asdict(self).items() if v not in (None, ())}
 
 
+RETAIN_SHARE = HParam(
+    "retain_share", "float", 1.0, "Share of the retain set the method uses (1 = all of it, as published): the same "
+    "share of every class, at least one image each, drawn from the experiment's seed, so every method with the same "
+    "share sees the same images. Less is proportionally faster.", min=0.05, max=1.0, step=0.05)
+
+
 @dataclass(frozen=True)
 class Method:
     """An unlearning method. `run(ctx, hp)` modifies `ctx.model` in place (a copy of the Original) and must call
@@ -109,6 +115,16 @@ class Method:
                 "presets": self.presets}
 
 
+def share_of_each_class(labels: torch.Tensor, share: float, seed: int) -> torch.Tensor:
+    """Sorted positions of a random `share` of the samples of each label (each distinct label vector for
+    multi-label), rounded up so that every label keeps at least one sample; the draw depends on `seed` only."""
+    generator = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(labels), generator=generator)
+    groups = torch.unique(labels.cpu(), dim=0, return_inverse=True)[1][order]
+    kept = [order[groups == g][:math.ceil(share * int((groups == g).sum()))] for g in range(int(groups.max()) + 1)]
+    return torch.cat(kept).sort().values
+
+
 @dataclass
 class UnlearnContext:
     """What a method works with. `model` is a private copy of the Original in train mode on `device`;
@@ -136,6 +152,20 @@ class UnlearnContext:
     def begin(self, total_steps: int, stage: str = "unlearning") -> None:
         self.tracker.total, self.tracker.stage = max(1, int(total_steps)), stage
         self.tracker.check_cancel()
+
+    def keep_retain_share(self, share: float) -> None:
+        """From now on "retain" is `share` of the retain set (see RETAIN_SHARE) and "train" is the forget set plus
+        that share. Call it before reading either."""
+        if "retain" in self._data or "train" in self._data:
+            raise RuntimeError("keep_retain_share must be called before the retain or train data is read")
+        if share >= 1.0:
+            return
+        x_r, y_r = self.exp.data("retain")
+        keep = share_of_each_class(y_r, share, self.exp.seed)
+        x_r, y_r = x_r[keep].to(self.device), y_r[keep].to(self.device)
+        x_f, y_f = self.data("forget")
+        self._data["retain"] = (x_r, y_r)
+        self._data["train"] = (torch.cat([x_f, x_r]), torch.cat([y_f, y_r]))
 
     def data(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images and labels of "forget", "retain", "train" (methods must not use test or unseen)."""

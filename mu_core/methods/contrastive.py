@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import kl_to_target, optimizer, step, train_on, uniform_target
 
 MOMENTUM = 0.9  # every optimizer of the solution
@@ -24,6 +24,7 @@ HPARAMS = (
     HParam("temperature", "float", 1.15, "Temperature t dividing the forget-retain logit similarities "
            "(solution: 1.15).", min=0.05, max=10.0, step=0.05),
     HParam("batch_size", "int", 256, "Images per step in every stage (solution: 256).", min=8, max=512, step=8),
+    RETAIN_SHARE,
 )
 
 
@@ -33,6 +34,7 @@ def contrastive_loss(forget_logits: torch.Tensor, retain_logits: torch.Tensor, t
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     n_f, n_r = ctx.n_batches("forget", bs), ctx.n_batches("retain", bs)
     ctx.begin(n_f + hp["epochs"] * (min(n_f, n_r) + n_r))

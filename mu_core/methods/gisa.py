@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance, is_multilabel, step
 from mu_core.task import task_loss
 
@@ -21,6 +21,7 @@ HPARAMS = (
     HParam("batch_size", "int", 64, "Retain images per step.", min=8, max=256, step=8),
     HParam("forget_batch_size", "int", 64, "Forget images per step (the sources use the retain batch size; smaller "
            "is cheaper).", min=4, max=256, step=4),
+    RETAIN_SHARE,
 )
 
 
@@ -39,6 +40,7 @@ def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     n_retain, n_forget = ctx.n_batches("retain", bs), ctx.n_batches("forget", bs)
     ctx.begin(n_retain + n_forget + hp["epochs"] * n_retain)

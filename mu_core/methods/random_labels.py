@@ -2,7 +2,7 @@
 random wrong labels."""
 from __future__ import annotations
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import n_batches, optimizer, relabelled_train_set, train_on
 
 HPARAMS = (
@@ -15,10 +15,12 @@ HPARAMS = (
     HParam("momentum", "float", 0.9, "SGD momentum (ignored by Adam).", min=0.0, max=0.99, step=0.01),
     HParam("batch_size", "int", 64, "Images per step, drawn from retain and relabelled forget together.", min=8,
            max=256, step=8),
+    RETAIN_SHARE,
 )
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     x, y = relabelled_train_set(ctx)
     ctx.begin(hp["epochs"] * n_batches(len(x), hp["batch_size"]))
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"], hp["momentum"])

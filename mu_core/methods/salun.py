@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import batch_grads, n_batches, optimizer, relabelled_train_set, train_on
 from mu_core.task import task_loss
 
@@ -17,6 +17,7 @@ HPARAMS = (
     HParam("momentum", "float", 0.9, "SGD momentum (0.9 in the paper; no weight decay here, so weights outside "
            "the mask never move).", min=0.0, max=0.99, step=0.01),
     HParam("batch_size", "int", 64, "Images per step.", min=8, max=256, step=8),
+    RETAIN_SHARE,
 )
 
 
@@ -38,6 +39,7 @@ def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     x, y = relabelled_train_set(ctx)
     bs = hp["batch_size"]
     ctx.begin(ctx.n_batches("forget", bs) + hp["epochs"] * n_batches(len(x), bs))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step, task_distill_kl
 from mu_core.task import task_loss
 
@@ -31,6 +31,7 @@ HPARAMS = (
            "benchmark: 1).", min=0.0, max=5.0, step=0.001),
     HParam("forget_batch", "int", 64, "Forget images per max step (original: 512).", min=8, max=512, step=8),
     HParam("retain_batch", "int", 64, "Retain images per min step (original: 256).", min=8, max=512, step=8),
+    RETAIN_SHARE,
 )
 
 
@@ -56,6 +57,7 @@ def min_pass(ctx: UnlearnContext, opt: torch.optim.Optimizer, hp: dict) -> None:
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     original = hp["variant"] == "original"
     max_epochs = min(hp["msteps"], hp["epochs"]) if original else hp["epochs"]
     ctx.begin(max_epochs * ctx.n_batches("forget", hp["forget_batch"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance
 from mu_core.task import task_loss
 
@@ -14,9 +14,11 @@ HPARAMS = (
     HParam("selection", "float", 10.0, "alpha: a weight is selected when I_f > alpha * I_D (10 in the paper; 50 in "
            "its note on faces).", min=1.0, max=200.0, log=True),
     HParam("importance_set", "choice", "train", "Data for I_D: the full training set as published, or the retain "
-           "set as the GISA study did.", choices=("train", "retain")),
+           "set as the GISA study did (with retain_share below 1: the forget set plus that share of the retain "
+           "set, or that share).", choices=("train", "retain")),
     HParam("batch_size", "int", 64, "Images per batch of the importance passes (the importance is a mean of "
            "squared batch gradients, so it depends on this; 128 in the paper).", min=8, max=256, step=8),
+    RETAIN_SHARE,
 )
 
 
@@ -37,6 +39,7 @@ def dampen(model: torch.nn.Module, reference: dict[str, torch.Tensor], forget: d
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     bs, source = hp["batch_size"], hp["importance_set"]
     ctx.begin(ctx.n_batches(source, bs) + ctx.n_batches("forget", bs) + 1)
     ctx.model.eval()

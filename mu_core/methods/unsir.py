@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import n_batches, optimizer, step, train_on
 from mu_core.task import loss_per_sample, task_loss
 from mu_core.training import batch_indices
@@ -41,6 +41,7 @@ HPARAMS = (
            min=1e-6, max=0.5, log=True),
     HParam("batch_size", "int", 64, "Images per model step (original: 256; benchmark: 64).", min=8, max=512,
            step=8),
+    RETAIN_SHARE,
 )
 
 
@@ -112,6 +113,7 @@ def batch_noise(ctx: UnlearnContext, hp: dict, opt: torch.optim.Optimizer) -> No
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
+    ctx.keep_retain_share(hp["retain_share"])
     n_r = ctx.n_batches("retain", hp["batch_size"])
     if hp["variant"] == "class_noise":
         n_noise = len(forget_classes(ctx.data("forget")[1])) * hp["noise_per_class"]
