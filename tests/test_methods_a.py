@@ -1,24 +1,24 @@
 """Method-specific checks of CF-k, NegGrad, Advanced NegGrad, Random Labels, SalUn, SSD and GISA on tiny data
-(a 2-epoch, 32-pixel Original on 8 people; a multi-label variant of the built-in faces for the task-kind checks)."""
+(methodkit's small experiment: a 2-epoch, 32-pixel Original on 8 people; a multi-label variant of the built-in
+faces for the task-kind checks)."""
 from __future__ import annotations
 
-import dataclasses
 import math
 
-import numpy as np
 import pytest
 import torch
+from methodkit import checkpoints, new_context, run_checked, small_experiment, with_attributes  # noqa: F401
 
 from mu_core.baselines import get_baseline
-from mu_core.experiment import Experiment, build_experiment
-from mu_core.methods import UnlearnContext, get_method
+from mu_core.experiment import Experiment
+from mu_core.methods import UnlearnContext
 from mu_core.methods.base import share_of_each_class
 from mu_core.methods.common import diag_importance, random_wrong_labels
 from mu_core.methods.gisa import tensor_lrs
 from mu_core.methods.salun import saliency_mask
 from mu_core.methods.ssd import dampen
-from mu_core.models import build_model, clone
-from mu_core.training import Tracker, seed_everything
+from mu_core.models import build_model
+from mu_core.training import Tracker
 
 MINE = ("cf_k", "neggrad", "adv_neggrad", "random_labels", "salun", "ssd", "gisa")
 # Small settings so that every run takes a few steps.
@@ -28,23 +28,8 @@ FAST = {"cf_k": {"epochs": 1}, "neggrad": {"epochs": 1}, "adv_neggrad": {"epochs
 
 
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory):
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("MU_CHECKPOINTS", str(tmp_path_factory.mktemp("checkpoints")))
-        yield
-
-
-@pytest.fixture(scope="module")
-def exp(checkpoints) -> Experiment:
-    """The first 8 people only (56 training photos; forget = people 0 and 1): one batch per pass keeps runs short."""
-    full = build_experiment(seed=0, epochs=2, image_size=32)
-    ids, s = full.dataset.identities, full.splits
-    train = s.train[ids[s.train] < 8]
-    forgotten = ids[train] < 2
-    splits = dataclasses.replace(s, forget_spec="people:0,1", train=train, forget=train[forgotten],
-                                 retain=train[~forgotten], test=s.test[(ids[s.test] >= 2) & (ids[s.test] < 8)],
-                                 unseen=s.test[ids[s.test] < 2])
-    return dataclasses.replace(full, splits=splits)
+def exp(checkpoints) -> Experiment:  # noqa: F811
+    return small_experiment("person")
 
 
 @pytest.fixture(scope="module")
@@ -52,28 +37,11 @@ def original(exp):
     return get_baseline(exp, "original").model
 
 
-def multilabel(exp: Experiment) -> Experiment:
-    """The same faces with three 0/1 attributes per person (bits of the person number)."""
-    ds = exp.dataset
-    bits = ((ds.identities[:, None] >> np.arange(3)) & 1).astype(np.float32)
-    ml = dataclasses.replace(ds, name="orl_ml", kind="multilabel", class_names=["a", "b", "c"], labels=bits,
-                             _tensors=ds._tensors)
-    return dataclasses.replace(exp, dataset=ml)
-
-
-def context(exp: Experiment, original, progress=None) -> UnlearnContext:
-    model, teacher = clone(original).train(), clone(original).eval()
-    teacher.requires_grad_(False)
-    return UnlearnContext(exp, model, teacher, seed_everything(exp.seed), Tracker(1, progress))
-
-
 def run(exp, original, name: str, seen: list | None = None, **overrides) -> UnlearnContext:
     """Run a method on a copy of `original`, checking that it reports exactly the steps it announced."""
-    seen = [] if seen is None else seen
-    method = get_method(name)
-    ctx = context(exp, original, seen.append)
-    method.run(ctx, method.resolve({**FAST.get(name, {}), **overrides}))
-    assert seen and seen[-1].step == ctx.tracker.total and all(p.total == ctx.tracker.total for p in seen)
+    ctx, reports = run_checked(exp, original, name, {**FAST.get(name, {}), **overrides})
+    if seen is not None:
+        seen.extend(reports)
     return ctx
 
 
@@ -91,7 +59,7 @@ def test_runs_on_a_multilabel_task(exp, name):
     torch.manual_seed(0)
     original = build_model(3).eval()
     before = params(original)
-    after = params(run(multilabel(exp), original, name).model)
+    after = params(run(with_attributes(exp), original, name).model)
     assert all(torch.isfinite(v).all() for v in after.values())
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
@@ -144,7 +112,7 @@ def test_random_wrong_labels_are_always_wrong():
 
 def test_salun_changes_only_masked_weights(exp, original):
     fraction = 0.1
-    mask = saliency_mask(context(exp, original), fraction, 64)
+    mask = saliency_mask(new_context(exp, original), fraction, 64)
     kept = sum(int(m.sum()) for m in mask.values()) / sum(m.numel() for m in mask.values())
     assert kept == pytest.approx(fraction, abs=0.01)
     before = params(original)
@@ -209,12 +177,15 @@ def test_gisa_runs_with_class_weights(exp, original):
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
-def test_share_of_each_class_keeps_every_label_and_depends_on_the_seed_only():
-    labels = torch.tensor([0] * 7 + [1] * 7 + [2])
+def test_share_of_each_class_keeps_the_share_of_every_label_and_depends_on_the_seed_only():
+    labels = torch.tensor([0] * 7 + [1] * 7 + [2] * 7 + [3])
     kept = share_of_each_class(labels, 0.3, seed=5)
-    assert torch.bincount(labels[kept]).tolist() == [3, 3, 1]  # ceil(0.3 * 7) = 3; a lone image is kept
+    counts = torch.bincount(labels[kept], minlength=4).tolist()
+    assert len(kept) == 7 and counts[3] == 1  # 0.3 * 22 = 6.6  # the total share; a lone image is kept
+    assert sorted(counts[:3]) == [2, 2, 2]  # floor(2.1) each; the remainders 0.1 lose to the lone image's
     assert torch.equal(kept, share_of_each_class(labels, 0.3, seed=5))
     assert not torch.equal(kept, share_of_each_class(labels, 0.3, seed=6))
+    assert sorted(torch.bincount(labels[share_of_each_class(labels[:21], 0.5, 0)]).tolist()) == [3, 4, 4]
     vectors = torch.tensor([[0.0, 1.0]] * 4 + [[1.0, 1.0]] * 4)
     assert sorted(vectors[share_of_each_class(vectors, 0.5, seed=0)][:, 0].tolist()) == [0.0, 0.0, 1.0, 1.0]
 

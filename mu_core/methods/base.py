@@ -69,9 +69,9 @@ class HParam:
 
 
 RETAIN_SHARE = HParam(
-    "retain_share", "float", 1.0, "Share of the retain set the method uses (1 = all of it, as published): the same "
-    "share of every class, at least one image each, drawn from the experiment's seed, so every method with the same "
-    "share sees the same images. Less is proportionally faster.", min=0.05, max=1.0, step=0.05)
+    "retain_share", "float", 1.0, "Share of the retain set the method uses (1 = all of it, as published): drawn "
+    "at random from the experiment's seed with the same share of every class (at least one image each), so every "
+    "method with the same share sees the same images. Less is proportionally faster.", min=0.05, max=1.0, step=0.05)
 
 
 @dataclass(frozen=True)
@@ -116,12 +116,21 @@ class Method:
 
 
 def share_of_each_class(labels: torch.Tensor, share: float, seed: int) -> torch.Tensor:
-    """Sorted positions of a random `share` of the samples of each label (each distinct label vector for
-    multi-label), rounded up so that every label keeps at least one sample; the draw depends on `seed` only."""
+    """Sorted positions of share * N samples (rounded half up) drawn at random so that each label (each distinct label
+    vector for multi-label) keeps its share: floor(share * n) of its n samples, at least one, and one more for the
+    labels with the largest remainders until the total is reached (ties in random order). Depends on `seed` only."""
     generator = torch.Generator().manual_seed(seed)
     order = torch.randperm(len(labels), generator=generator)
     groups = torch.unique(labels.cpu(), dim=0, return_inverse=True)[1][order]
-    kept = [order[groups == g][:math.ceil(share * int((groups == g).sum()))] for g in range(int(groups.max()) + 1)]
+    sizes = torch.bincount(groups)
+    quota = share * sizes.double()
+    counts = quota.floor().long().clamp_min(1)
+    missing = max(0, math.floor(share * len(labels) + 0.5) - int(counts.sum()))
+    remainders = torch.where(counts > quota.floor(), -1.0, quota - quota.floor())
+    tie_break = torch.randperm(len(sizes), generator=generator)
+    by_remainder = tie_break[torch.argsort(remainders[tie_break], descending=True, stable=True)]
+    counts[by_remainder[:missing]] += 1
+    kept = [order[groups == g][:int(counts[g])] for g in range(len(sizes))]
     return torch.cat(kept).sort().values
 
 
