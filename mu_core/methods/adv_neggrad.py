@@ -34,8 +34,9 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9, "forget_batch_size": 16},
-    "orl/photos": {"epochs": 1, "lr": 0.005, "forget_weight": 0.1, "forget_batch_size": 16},
+    "orl/person": {"epochs": 1, "lr": 0.02, "momentum": 0.9, "forget_weight": 0.5, "forget_batch_size": 16,
+                   "retain_share": 0.7},
+    "orl/photos": {"epochs": 1, "lr": 0.005, "forget_weight": 0.1, "forget_batch_size": 16, "retain_share": 0.7},
 }
 
 METHOD = Method(

@@ -28,8 +28,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.0003},
-    "orl/photos": {},
+    "orl/person": {"lr": 0.0003, "retain_share": 0.6},
+    "orl/photos": {"retain_share": 0.75},
 }
 
 METHOD = Method(

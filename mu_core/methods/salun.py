@@ -49,8 +49,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {},
-    "orl/photos": {},
+    "orl/person": {"lr": 0.02, "retain_share": 0.5},
+    "orl/photos": {"lr": 0.003, "retain_share": 0.5},
 }
 
 METHOD = Method(

@@ -55,8 +55,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"dampening": 0.1},
-    "orl/photos": {"dampening": 0.1},
+    "orl/person": {"retain_share": 0.4},
+    "orl/photos": {"dampening": 0.1, "retain_share": 0.5},
 }
 
 METHOD = Method(

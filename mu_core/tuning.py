@@ -1,0 +1,45 @@
+"""The rule that turns a method's recorded grid searches (docs/tuning/orl-<scenario>/<method>.md, the markdown
+tables of `python -m mu_core tune`) into its preset, so that the presets can be checked against the tables."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from mu_core.methods import Method
+
+BUDGET_SECONDS = 8.0  # a little under 10% of the Retrained model's ~90 s on the built-in faces, for timing noise
+TIE = 0.001  # gaps this close count as equal; the higher NoMUS wins
+FALLBACK_SLACK = 1.25  # with nothing in budget: settings up to this multiple of the fastest one compete
+
+
+def read_rows(markdown: str, method: str) -> list[dict[str, Any]]:
+    """Every row of `method` in the tables of a tuning file: gap, NoMUS, seconds and hyperparameters."""
+    rows = []
+    for line in markdown.splitlines():
+        if line.startswith(f"| {method} |"):
+            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            rows.append({"nomus": float(cells[7]), "gap": float(cells[8]), "seconds": float(cells[9]),
+                         "hparams": json.loads(cells[11])})
+    return rows
+
+
+def pick(rows: list[dict[str, Any]], budget: float = BUDGET_SECONDS) -> dict[str, Any]:
+    """The lowest gap among the rows within `budget` seconds (ties to the higher NoMUS); when none is within it,
+    the lowest gap among the rows that took at most FALLBACK_SLACK times the fastest one."""
+    if not rows:
+        raise ValueError("no tuning rows")
+    candidates = [r for r in rows if r["seconds"] <= budget]
+    if not candidates:
+        fastest = min(r["seconds"] for r in rows)
+        candidates = [r for r in rows if r["seconds"] <= fastest * FALLBACK_SLACK]
+    best_gap = min(r["gap"] for r in candidates)
+    return max((r for r in candidates if r["gap"] <= best_gap + TIE), key=lambda r: r["nomus"])
+
+
+def preset_from_tables(method: Method, folder: Path) -> dict[str, Any]:
+    """The values of the picked row that differ from the method's declared defaults (what its preset stores)."""
+    rows = read_rows((folder / f"{method.name}.md").read_text(), method.name)
+    declared = {h.name: h.default for h in method.hparams}
+    return {k: v for k, v in pick(rows)["hparams"].items() if declared.get(k) != v}

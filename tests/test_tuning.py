@@ -1,0 +1,29 @@
+"""The presets of the built-in faces are what the tuning rule picks from the recorded grid searches."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mu_core.methods import REGISTRY
+from mu_core.tuning import pick, preset_from_tables
+
+TUNING = Path(__file__).resolve().parent.parent / "docs" / "tuning"
+
+
+@pytest.mark.parametrize("scenario", ["person", "photos"])
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_presets_are_what_the_rule_picks_from_the_recorded_tables(name, scenario):
+    method = REGISTRY[name]
+    assert method.presets[f"orl/{scenario}"] == preset_from_tables(method, TUNING / f"orl-{scenario}")
+
+
+def test_pick_prefers_the_lowest_gap_in_budget_then_nomus_and_falls_back_to_near_fastest():
+    rows = [{"gap": 0.10, "nomus": 0.8, "seconds": 7.0, "hparams": {"a": 1}},
+            {"gap": 0.1005, "nomus": 0.9, "seconds": 7.5, "hparams": {"a": 2}},
+            {"gap": 0.01, "nomus": 0.9, "seconds": 9.0, "hparams": {"a": 3}}]
+    assert pick(rows)["hparams"] == {"a": 2}  # within 8 s; a tie on gap goes to the higher NoMUS
+    slow = [{"gap": 0.2, "nomus": 0.8, "seconds": 10.0, "hparams": {"a": 1}},
+            {"gap": 0.1, "nomus": 0.8, "seconds": 12.0, "hparams": {"a": 2}},
+            {"gap": 0.0, "nomus": 0.8, "seconds": 13.0, "hparams": {"a": 3}}]
+    assert pick(slow)["hparams"] == {"a": 2}  # nothing in budget: within 1.25 x the fastest 10 s
