@@ -21,11 +21,12 @@ MINE = ("unsir", "scrub", "bad_teacher", "bad_teacher_sim", "contrastive", "piu_
 # Small settings, fixed so that the step counts below do not depend on the tuned presets. With batches of 16,
 # the 42 retain photos make 3 batches and the 14 forget photos one.
 FAST = {"unsir": {"variant": "class_noise", "noise_steps": 2, "noise_per_class": 1, "impair_epochs": 1,
-                  "repair": True, "repair_epochs": 1, "batch_size": 16},
-        "scrub": {"variant": "original", "epochs": 2, "msteps": 1, "forget_batch": 8, "retain_batch": 16},
-        "bad_teacher": {"epochs": 1, "batch_size": 16},
+                  "repair": True, "repair_epochs": 1, "batch_size": 16, "retain_share": 1.0},
+        "scrub": {"variant": "original", "epochs": 2, "msteps": 1, "forget_batch": 8, "retain_batch": 16,
+                  "retain_share": 1.0},
+        "bad_teacher": {"epochs": 1, "batch_size": 16, "retain_share": 0.3},
         "bad_teacher_sim": {"epochs": 1, "batch_size": 16, "bad_teacher_epochs": 0},
-        "contrastive": {"epochs": 1, "batch_size": 16},
+        "contrastive": {"epochs": 1, "batch_size": 16, "retain_share": 1.0},
         "piu_fr": {"epochs": 1, "batch_size": 4, "stage2": False, "stage2_batch": 16}}
 RETAIN_BATCHES = 3
 
