@@ -66,7 +66,7 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     generator = seed_everything(exp.seed)
     ctx = UnlearnContext(exp, model, teacher, generator, Tracker(1, progress, cancel, method.title))
     started = time.perf_counter()
-    method.run(ctx, hparams)
+    method.apply(ctx, hparams)
     seconds = time.perf_counter() - started
     if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
         raise Diverged(f"{method.title} produced non-finite weights; nothing was stored.")

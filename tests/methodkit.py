@@ -51,7 +51,7 @@ def run_checked(exp: Experiment, original, name: str, overrides: dict) -> tuple[
     seen: list = []
     method = get_method(name)
     ctx = new_context(exp, original, seen.append)
-    method.run(ctx, method.resolve(overrides))
+    method.apply(ctx, method.resolve(overrides))
     assert seen and seen[-1].step == seen[-1].total == ctx.tracker.total
     assert all(p.total == ctx.tracker.total for p in seen)
     return ctx, seen

@@ -20,7 +20,6 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     ctx.begin(hp["epochs"] * ctx.n_batches("retain", bs))
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])

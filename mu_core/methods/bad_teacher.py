@@ -105,7 +105,6 @@ def distil_teachers(ctx: UnlearnContext, hp: dict, retain_idx: torch.Tensor, ret
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     n_r = len(ctx.data("retain")[0])
     distil_teachers(ctx, hp, torch.arange(n_r), torch.ones(n_r))
 

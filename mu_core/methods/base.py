@@ -68,6 +68,7 @@ class HParam:
         return {k: v for k, v in asdict(self).items() if v not in (None, ())}
 
 
+# A method that declares this gets its retain data cut to the share before it runs (Method.apply).
 RETAIN_SHARE = HParam(
     "retain_share", "float", 1.0, "Share of the retain set the method uses (1 = all of it, as published): drawn "
     "at random from the experiment's seed with the same share of every class (at least one image each), so every "
@@ -76,8 +77,8 @@ RETAIN_SHARE = HParam(
 
 @dataclass(frozen=True)
 class Method:
-    """An unlearning method. `run(ctx, hp)` modifies `ctx.model` in place (a copy of the Original) and must call
-    `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its current losses.
+    """An unlearning method, run through `apply(ctx, hp)`. `run(ctx, hp)` modifies `ctx.model` in place (a copy of
+    the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its current losses.
     `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data. The built-in faces'
     presets were tuned on seed 100, never on the reported seeds 0-2, by scripts/tune_orl.sh; its grids and tables
     are in docs/tuning/orl-<scenario>/<name>.md."""
@@ -108,6 +109,13 @@ class Method:
         for key, value in overrides.items():
             values[key] = self.hparam(key).validate(value)
         return values
+
+    def apply(self, ctx: UnlearnContext, hp: dict[str, Any]) -> None:
+        """Run the method with resolved hyperparameters `hp`, on the share of the retain set that `retain_share`
+        keeps when the method declares it."""
+        if "retain_share" in hp:
+            ctx.keep_retain_share(hp["retain_share"])
+        self.run(ctx, hp)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "description": self.description,

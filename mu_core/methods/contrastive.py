@@ -34,7 +34,6 @@ def contrastive_loss(forget_logits: torch.Tensor, retain_logits: torch.Tensor, t
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     n_f, n_r = ctx.n_batches("forget", bs), ctx.n_batches("retain", bs)
     ctx.begin(n_f + hp["epochs"] * (min(n_f, n_r) + n_r))

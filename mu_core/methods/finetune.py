@@ -15,7 +15,6 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     ctx.begin(hp["epochs"] * ctx.n_batches("retain", hp["batch_size"]))
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
     for _ in range(hp["epochs"]):

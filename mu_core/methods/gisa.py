@@ -40,7 +40,6 @@ def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     bs = hp["batch_size"]
     n_retain, n_forget = ctx.n_batches("retain", bs), ctx.n_batches("forget", bs)
     ctx.begin(n_retain + n_forget + hp["epochs"] * n_retain)

@@ -20,7 +20,6 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     x, y = relabelled_train_set(ctx)
     ctx.begin(hp["epochs"] * n_batches(len(x), hp["batch_size"]))
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"], hp["momentum"])

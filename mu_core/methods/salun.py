@@ -39,7 +39,6 @@ def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     x, y = relabelled_train_set(ctx)
     bs = hp["batch_size"]
     ctx.begin(ctx.n_batches("forget", bs) + hp["epochs"] * n_batches(len(x), bs))

@@ -57,7 +57,6 @@ def min_pass(ctx: UnlearnContext, opt: torch.optim.Optimizer, hp: dict) -> None:
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     original = hp["variant"] == "original"
     max_epochs = min(hp["msteps"], hp["epochs"]) if original else hp["epochs"]
     ctx.begin(max_epochs * ctx.n_batches("forget", hp["forget_batch"])

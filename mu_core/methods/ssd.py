@@ -39,7 +39,6 @@ def dampen(model: torch.nn.Module, reference: dict[str, torch.Tensor], forget: d
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     bs, source = hp["batch_size"], hp["importance_set"]
     ctx.begin(ctx.n_batches(source, bs) + ctx.n_batches("forget", bs) + 1)
     ctx.model.eval()

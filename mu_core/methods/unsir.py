@@ -113,7 +113,6 @@ def batch_noise(ctx: UnlearnContext, hp: dict, opt: torch.optim.Optimizer) -> No
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.keep_retain_share(hp["retain_share"])
     n_r = ctx.n_batches("retain", hp["batch_size"])
     if hp["variant"] == "class_noise":
         n_noise = len(forget_classes(ctx.data("forget")[1])) * hp["noise_per_class"]
