@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from mu_core.methods import Method
+from mu_core.report import KEYS
 
 BUDGET_SECONDS = 8.0  # a little under 10% of the Retrained model's ~90 s on the built-in faces, for timing noise
 TIE = 0.001  # gaps this close count as equal; the higher NoMUS wins
@@ -15,13 +16,15 @@ FALLBACK_SLACK = 1.25  # with nothing in budget: settings up to this multiple of
 
 
 def read_rows(markdown: str, method: str) -> list[dict[str, Any]]:
-    """Every row of `method` in the tables of a tuning file: gap, NoMUS, seconds and hyperparameters."""
+    """Every row of `method` in the tables of a tuning file (report.format_table with hyperparameters: the method,
+    the KEYS columns, then the hyperparameters): gap, NoMUS, seconds and hyperparameters."""
+    column = {key: 1 + i for i, key in enumerate(KEYS)}
     rows = []
     for line in markdown.splitlines():
         if line.startswith(f"| {method} |"):
-            cells = [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            rows.append({"nomus": float(cells[7]), "gap": float(cells[8]), "seconds": float(cells[9]),
-                         "hparams": json.loads(cells[11])})
+            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
+            rows.append({"nomus": float(cells[column["nomus"]]), "gap": float(cells[column["gap_to_retrained"]]),
+                         "seconds": float(cells[column["seconds"]]), "hparams": json.loads(cells[1 + len(KEYS)])})
     return rows
 
 
