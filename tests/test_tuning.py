@@ -22,8 +22,9 @@ def test_pick_prefers_the_lowest_gap_in_budget_then_nomus_and_falls_back_to_near
     rows = [{"gap": 0.10, "nomus": 0.8, "seconds": 7.0, "hparams": {"a": 1}},
             {"gap": 0.1005, "nomus": 0.9, "seconds": 7.5, "hparams": {"a": 2}},
             {"gap": 0.01, "nomus": 0.9, "seconds": 9.0, "hparams": {"a": 3}}]
-    assert pick(rows)["hparams"] == {"a": 2}  # within 8 s; a tie on gap goes to the higher NoMUS
+    assert pick(rows, budget=8.0)["hparams"] == {"a": 2}  # within 8 s; a tie on gap goes to the higher NoMUS
+    assert pick(rows, budget=7.0)["hparams"] == {"a": 1}
     slow = [{"gap": 0.2, "nomus": 0.8, "seconds": 10.0, "hparams": {"a": 1}},
             {"gap": 0.1, "nomus": 0.8, "seconds": 12.0, "hparams": {"a": 2}},
             {"gap": 0.0, "nomus": 0.8, "seconds": 13.0, "hparams": {"a": 3}}]
-    assert pick(slow)["hparams"] == {"a": 2}  # nothing in budget: within 1.25 x the fastest 10 s
+    assert pick(slow, budget=8.0)["hparams"] == {"a": 2}  # nothing in budget: within 1.25 x the fastest 10 s

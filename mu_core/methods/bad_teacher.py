@@ -110,7 +110,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 2, "batch_size": 32, "retain_share": 0.1},
+    "orl/person": {"lr": 0.0002, "batch_size": 32},
     "orl/photos": {"batch_size": 32},
 }
 

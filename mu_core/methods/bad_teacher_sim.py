@@ -41,8 +41,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.0003, "batch_size": 32, "neighbours": 2},
-    "orl/photos": {"batch_size": 32, "neighbours": 1},
+    "orl/person": {"lr": 0.0003, "batch_size": 32, "neighbours": 1},
+    "orl/photos": {"batch_size": 64, "neighbours": 1},
 }
 
 METHOD = Method(

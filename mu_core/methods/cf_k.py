@@ -29,8 +29,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"k": 2, "lr": 0.05, "momentum": 0.9},
-    "orl/photos": {"k": 1, "momentum": 0.9},
+    "orl/person": {"k": 1, "lr": 0.05, "momentum": 0.9},
+    "orl/photos": {"k": 1, "lr": 0.01, "momentum": 0.9},
 }
 
 METHOD = Method(

@@ -25,8 +25,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9},
-    "orl/photos": {"epochs": 1, "lr": 0.01, "momentum": 0.9},
+    "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9, "retain_share": 0.85},
+    "orl/photos": {"epochs": 1, "momentum": 0.9, "retain_share": 0.6},
 }
 
 METHOD = Method(

@@ -25,7 +25,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 4, "lr": 0.005, "momentum": 0.9},
+    "orl/person": {"lr": 0.02, "momentum": 0.9},
     "orl/photos": {"epochs": 1, "lr": 0.0001},
 }
 

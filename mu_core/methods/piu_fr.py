@@ -59,7 +59,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 4, "lr": 0.02},
+    "orl/person": {"epochs": 3, "lr": 0.05},
     "orl/photos": {"epochs": 2},
 }
 

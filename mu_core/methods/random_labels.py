@@ -28,7 +28,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"lr": 0.0003, "retain_share": 0.6},
-    "orl/photos": {"retain_share": 0.75},
+    "orl/photos": {"retain_share": 0.4},
 }
 
 METHOD = Method(

@@ -48,8 +48,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.02, "retain_share": 0.5},
-    "orl/photos": {"lr": 0.003, "retain_share": 0.5},
+    "orl/person": {"lr": 0.03, "retain_share": 0.3},
+    "orl/photos": {"retain_share": 0.4},
 }
 
 METHOD = Method(

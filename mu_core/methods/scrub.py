@@ -72,7 +72,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"epochs": 1, "msteps": 1, "lr": 0.05, "retain_share": 0.5},
-    "orl/photos": {"epochs": 1, "msteps": 1, "lr": 0.005, "retain_share": 0.6},
+    "orl/photos": {"epochs": 1, "msteps": 1, "retain_share": 0.5},
 }
 
 METHOD = Method(

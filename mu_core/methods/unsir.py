@@ -129,9 +129,9 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"noise_per_class": 4, "optimizer": "sgd", "lr": 0.05, "repair": False, "retain_share": 0.5},
-    "orl/photos": {"noise_steps": 1, "noise_per_class": 1, "lr": 0.0001, "repair": False, "repair_lr": 0.001,
-                   "retain_share": 0.7},
+    "orl/person": {"noise_steps": 2, "noise_per_class": 4, "optimizer": "sgd", "lr": 0.05, "repair": False,
+                   "retain_share": 0.5},
+    "orl/photos": {"noise_steps": 1, "noise_per_class": 1, "lr": 0.0001, "repair": False, "retain_share": 0.3},
 }
 
 METHOD = Method(
