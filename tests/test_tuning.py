@@ -1,10 +1,12 @@
 """The presets of the built-in faces are what the tuning rule picks from the recorded grid searches."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
+from mu_core.cli import main
 from mu_core.methods import REGISTRY
 from mu_core.tuning import pick, preset_from_tables
 
@@ -28,3 +30,18 @@ def test_pick_prefers_the_lowest_gap_in_budget_then_nomus_and_falls_back_to_near
             {"gap": 0.1, "nomus": 0.8, "seconds": 12.0, "hparams": {"a": 2}},
             {"gap": 0.0, "nomus": 0.8, "seconds": 13.0, "hparams": {"a": 3}}]
     assert pick(slow, budget=8.0)["hparams"] == {"a": 2}  # nothing in budget: within 1.25 x the fastest 10 s
+
+
+def test_tune_grids_start_from_the_declared_defaults_not_the_preset(tiny_baselines, tmp_path, capsys):
+    """A tuning table must not depend on the presets of the day: NegGrad's person preset (SGD momentum 0.9) is not
+    used for the keys the grid leaves alone."""
+    method = REGISTRY["neggrad"]
+    assert method.presets["orl/person"]["momentum"] != method.hparam("momentum").default
+    out = tmp_path / "tune.json"
+    assert main(["tune", "--method", "neggrad", "--seed", "0", "--epochs", "2", "--image-size", "32",
+                 "--grid", "lr=0.002,0.003", "--json", str(out)]) == 0
+    capsys.readouterr()
+    rows = json.loads(out.read_text())["rows"][2:]
+    declared = {h.name: h.default for h in method.hparams}
+    assert sorted(r["hparams"]["lr"] for r in rows) == [0.002, 0.003]
+    assert all(r["hparams"] == {**declared, "lr": r["hparams"]["lr"]} for r in rows)
