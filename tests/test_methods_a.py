@@ -191,7 +191,7 @@ def test_share_of_each_class_keeps_the_share_of_every_label_and_depends_on_the_s
 
 
 def test_retain_share_cuts_the_retain_and_train_data_a_method_sees(exp, original):
-    full = run(exp, original, "finetune", batch_size=8)
+    full = run(exp, original, "finetune", batch_size=8, retain_share=1.0)  # not the preset's share
     half = run(exp, original, "finetune", batch_size=8, retain_share=0.5)
     n_retain = len(exp.splits.retain)
     assert len(full.data("retain")[0]) == n_retain
