@@ -185,15 +185,16 @@ def cmd_tune(args: argparse.Namespace) -> int:
     starts from the method's declared defaults, not from the data's preset, so that a table depends on its command
     only and rerunning the tuning after the presets changed gives the same table."""
     method = get_method(args.method)
-    declared = {h.name: h.default for h in method.hparams}
     grid = {k: [v for v in vs.split(",") if v] for k, vs in parse_sets(args.grid).items()}
+    declared = method.declared_defaults()
+    settings = [{**declared, **dict(zip(grid, values))} for values in itertools.product(*grid.values())]
     exp = experiment_from(args)
+    for overrides in settings:  # every value checked before the baselines take minutes to train
+        method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
     print(describe(exp))
     baselines = score_baselines(exp, ConsoleProgress())
     rows = [baselines["original"].result, baselines["retrained"].result]
-    for values in itertools.product(*grid.values()):
-        overrides = {**declared, **dict(zip(grid, values))}
-        method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
+    for overrides in settings:
         rows.append(run_method(exp, method.name, overrides, baselines, ConsoleProgress()).result)
     rows[2:] = sorted(rows[2:], key=lambda r: r["metrics"]["gap_to_retrained"])
     print(format_table(rows, markdown=args.markdown_out, hparams=True))

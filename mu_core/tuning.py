@@ -44,5 +44,5 @@ def pick(rows: list[dict[str, Any]], budget: float = BUDGET_SECONDS) -> dict[str
 def preset_from_tables(method: Method, folder: Path) -> dict[str, Any]:
     """The values of the picked row that differ from the method's declared defaults (what its preset stores)."""
     rows = read_rows((folder / f"{method.name}.md").read_text(), method.name)
-    declared = {h.name: h.default for h in method.hparams}
+    declared = method.declared_defaults()
     return {k: v for k, v in pick(rows)["hparams"].items() if declared.get(k) != v}

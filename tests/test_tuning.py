@@ -42,6 +42,13 @@ def test_tune_grids_start_from_the_declared_defaults_not_the_preset(tiny_baselin
                  "--grid", "lr=0.002,0.003", "--json", str(out)]) == 0
     capsys.readouterr()
     rows = json.loads(out.read_text())["rows"][2:]
-    declared = {h.name: h.default for h in method.hparams}
+    declared = method.declared_defaults()
     assert sorted(r["hparams"]["lr"] for r in rows) == [0.002, 0.003]
     assert all(r["hparams"] == {**declared, "lr": r["hparams"]["lr"]} for r in rows)
+
+
+def test_tune_rejects_a_bad_grid_value_before_training_the_baselines(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path / "checkpoints"))
+    assert main(["tune", "--method", "neggrad", "--seed", "7", "--grid", "lr=0.001,9"]) != 0
+    assert "lr must be a number from 1e-05 to 0.5, got '9'" in capsys.readouterr().err
+    assert not any((tmp_path / "checkpoints").rglob("*.safetensors"))

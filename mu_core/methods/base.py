@@ -78,7 +78,8 @@ RETAIN_SHARE = HParam(
 @dataclass(frozen=True)
 class Method:
     """An unlearning method, run through `apply(ctx, hp)`. `run(ctx, hp)` modifies `ctx.model` in place (a copy of
-    the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its current losses.
+    the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its
+    current losses.
     `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data. The built-in faces'
     presets were tuned on seed 100, never on the reported seeds 0-2, by scripts/tune_orl.sh; its grids and tables
     are in docs/tuning/orl-<scenario>/<name>.md."""
@@ -98,10 +99,13 @@ class Method:
         names = ", ".join(h.name for h in self.hparams) or "none"
         raise MUError(f"{self.title} has no hyperparameter {name!r}; its hyperparameters are: {names}.")
 
+    def declared_defaults(self) -> dict[str, Any]:
+        """Every hyperparameter's declared default, without any data's preset."""
+        return {h.name: h.default for h in self.hparams}
+
     def defaults(self, dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
-        values = {h.name: h.default for h in self.hparams}
-        values.update(self.presets.get(f"{dataset}/{scenario}", {}))
-        return values
+        """The declared defaults updated with the preset tuned for the data, if any."""
+        return {**self.declared_defaults(), **self.presets.get(f"{dataset}/{scenario}", {})}
 
     def resolve(self, overrides: dict[str, Any], dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
         """Defaults for the data, updated with validated overrides."""
