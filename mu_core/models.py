@@ -23,6 +23,26 @@ def build_model(num_outputs: int) -> nn.Module:
     return resnet18(weights=None, num_classes=num_outputs)
 
 
+def split_at(model: nn.Module, first: str) -> tuple[nn.Sequential, nn.Sequential]:
+    """A ResNet as (lower, upper) with `upper` starting at its child `first` ("layer1".."layer4" or "fc"), so that
+    upper(lower(x)) == model(x). Both share the model's modules: training `upper` trains the model."""
+    children = list(model.named_children())
+    names = [name for name, _ in children]
+    if first not in names:
+        raise ValueError(f"the model has no block {first!r}; its blocks are {', '.join(names)}")
+
+    def sequential(part: list[tuple[str, nn.Module]]) -> nn.Sequential:
+        modules: list[nn.Module] = []
+        for name, module in part:
+            if name == "fc":  # ResNet.forward flattens the pooled features before the head
+                modules.append(nn.Flatten(1))
+            modules.append(module)
+        return nn.Sequential(*modules)
+
+    cut = names.index(first)
+    return sequential(children[:cut]), sequential(children[cut:])
+
+
 def clone(model: nn.Module) -> nn.Module:
     """An independent copy (methods work on a copy; the Original is never mutated)."""
     return copy.deepcopy(model)

@@ -12,7 +12,7 @@ mkdir -p "$outdir"
 
 declare -A person=(
   [finetune]="epochs=1 lr=0.01,0.05 momentum=0.9; epochs=1 lr=0.01,0.05 momentum=0.9 retain_share=0.7,0.85"
-  [cf_k]="k=1,2 epochs=2 lr=0.05 momentum=0.9"
+  [cf_k]="k=1,2 epochs=2 lr=0.05 momentum=0.9; k=1 augment=false epochs=100,300 lr=0.3,0.5 momentum=0.9 weight_decay=0.0005,0.002,0.005"
   [neggrad]="epochs=2,4 lr=0.005,0.02 momentum=0.9; epochs=3,4 lr=0.01 momentum=0.9"
   [adv_neggrad]="epochs=1 lr=0.01,0.05 momentum=0.9 forget_weight=0.5,1 forget_batch_size=16; epochs=1 lr=0.01,0.02 momentum=0.9 forget_weight=0.5,1 forget_batch_size=16 retain_share=0.7"
   [unsir]="optimizer=sgd lr=0.01,0.05 repair_lr=0.01; optimizer=sgd lr=0.05 repair=false; optimizer=sgd lr=0.05 repair=false noise_steps=2,5 noise_per_class=4 retain_share=0.5,0.7"
@@ -28,7 +28,7 @@ declare -A person=(
 )
 declare -A photos=(
   [finetune]="epochs=1,2 lr=0.001,0.01 momentum=0.9; epochs=1 lr=0.001,0.01 momentum=0.9 retain_share=0.6,0.75"
-  [cf_k]="k=1,3 epochs=2 lr=0.001,0.01 momentum=0.9"
+  [cf_k]="k=1,3 epochs=2 lr=0.001,0.01 momentum=0.9; k=1 augment=false epochs=100,300 lr=0.1,0.3 momentum=0.9 weight_decay=0.0005,0.005; k=2 augment=false epochs=10,30 lr=0.01,0.05 momentum=0.9 weight_decay=0.0005"
   [neggrad]="epochs=1,3 lr=0.0001,0.001"
   [adv_neggrad]="epochs=1,2 lr=0.001,0.005 forget_weight=0.1 forget_batch_size=16; epochs=1 lr=0.005,0.01 forget_weight=0.1 forget_batch_size=16 retain_share=0.6,0.7"
   [unsir]="lr=0.0001,0.001 repair_lr=0.001; lr=0.00005 repair_lr=0.0001 noise_steps=2 noise_per_class=4; lr=0.00005 noise_steps=1 noise_per_class=2 repair=false; lr=0.0001 noise_steps=1 noise_per_class=1,2 repair=false retain_share=0.5,0.7; lr=0.0001 noise_steps=1 noise_per_class=2 repair=false retain_share=0.4,0.45; lr=0.0001 noise_steps=1 noise_per_class=1 repair=false retain_share=0.3,0.4"

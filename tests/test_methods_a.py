@@ -11,13 +11,13 @@ from methodkit import checkpoints, new_context, run_checked, small_experiment, w
 
 from mu_core.baselines import get_baseline
 from mu_core.experiment import Experiment
-from mu_core.methods import UnlearnContext
+from mu_core.methods import UnlearnContext, cf_k
 from mu_core.methods.base import share_of_each_class
 from mu_core.methods.common import diag_importance, random_wrong_labels
 from mu_core.methods.gisa import tensor_lrs
 from mu_core.methods.salun import saliency_mask
 from mu_core.methods.ssd import dampen
-from mu_core.models import build_model
+from mu_core.models import build_model, split_at
 from mu_core.training import Tracker
 
 MINE = ("cf_k", "neggrad", "adv_neggrad", "random_labels", "salun", "ssd", "gisa")
@@ -82,6 +82,30 @@ def test_cf_k_1_trains_only_the_head(exp, original):
     after = params(run(exp, original, "cf_k", k=1).model)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed == {"fc.weight", "fc.bias"}
+
+
+@pytest.mark.parametrize("first", ["fc", "layer3"])
+def test_split_at_composes_to_the_model(original, first):
+    lower, upper = split_at(original, first)
+    x = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(upper(lower(x)), original(x), atol=1e-5)
+    assert {id(p) for p in upper.parameters()} <= {id(p) for p in original.parameters()}
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_cf_k_on_frozen_outputs_computed_once_matches_the_plain_loop(exp, original, k, monkeypatch):
+    """Without augmentation and with frozen BatchNorm statistics CF-k runs the frozen blocks once per image; the
+    weights must come out as the epoch-by-epoch loop computes them."""
+    settings = {"k": k, "augment": False, "epochs": 3, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.001}
+    seen = []
+    once = state(run(exp, original, "cf_k", seen, **settings).model)
+    assert any(p.stage == "frozen blocks, once per image" for p in seen)
+    monkeypatch.setattr(cf_k, "frozen_outputs_are_fixed", lambda hp: False)
+    plain = state(run(exp, original, "cf_k", **settings).model)
+    assert once.keys() == plain.keys()
+    assert all(torch.allclose(once[n].float(), plain[n].float(), atol=1e-5) for n in once)
+    assert not torch.equal(once["fc.weight"], state(original)["fc.weight"])
 
 
 def test_neggrad_raises_the_forget_loss(exp, original):

@@ -9,16 +9,19 @@ HPARAMS = (
     HParam("epochs", "int", 2, "Passes over the retain set.", min=1, max=20, step=1),
     HParam("lr", "float", 0.001, "Learning rate (the benchmark uses SGD 0.001).", min=1e-5, max=0.5, log=True),
     HParam("momentum", "float", 0.0, "SGD momentum (0 in the benchmark).", min=0.0, max=0.99, step=0.01),
+    HParam("weight_decay", "float", 0.0, "SGD weight decay (0 in the benchmark).", min=0.0, max=0.01, step=0.0001),
     HParam("batch_size", "int", 64, "Retain images per step.", min=8, max=256, step=8),
+    HParam("augment", "bool", True, "Augment the retain images with the training recipe's augmentation, as the "
+           "benchmark does."),
     RETAIN_SHARE,
 )
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.begin(hp["epochs"] * ctx.n_batches("retain", hp["batch_size"]))
-    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"], hp["weight_decay"])
     for _ in range(hp["epochs"]):
-        for x, y in ctx.batches("retain", hp["batch_size"]):
+        for x, y in ctx.batches("retain", hp["batch_size"], hp["augment"]):
             loss = task_loss(ctx.model(x), y, ctx.kind)
             step(opt, loss)
             ctx.tracker.step(retain=loss.detach())
