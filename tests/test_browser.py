@@ -41,9 +41,10 @@ def browser_context_args(browser_context_args):
 # recognises people (about 0.85 test accuracy at 12 epochs of 32 px photos) and an attack on 27 vs 27 photos.
 DEMO_ENV = {"MU_EPOCHS": "12", "MU_IMAGE_SIZE": "32"}
 FORGET = "people:0,2,7,13,19,24,29,34,38"  # the default forget set with s1 ticked in the gallery
-# Of the presets tried at the demo size (`unlearn` on seed 0, one thread), Bad Teacher kept the most test accuracy
-# (0.69; Random Labels 0.47, SCRUB 0.39), so the screenshots show a run that forgets without wrecking the model.
-METHOD = "Bad Teacher"
+# At the demo size (`unlearn --epochs 12 --image-size 32` on seed 0, one thread) CF-k's person preset forgets all nine
+# people and keeps test accuracy 0.90 in 2 s (Bad Teacher: forget 0.37, test 0.63), so the screenshots show a run
+# that forgets without wrecking the model.
+METHOD = "CF-k"
 
 
 @pytest.fixture(scope="module")
