@@ -24,7 +24,8 @@ HPARAMS = (
     dataclasses.replace(h, max=500) if h.name == "epochs"
     else dataclasses.replace(h, help=h.help + " Off (with frozen BatchNorm statistics) the frozen blocks give each "
                              "image the same output every epoch, so they run once per image and an epoch only "
-                             "runs the top k blocks: with k=1 hundreds of epochs take a second.")
+                             "runs the top k blocks (with k=1 about 5 ms per epoch on the built-in faces' "
+                             "retain set, after one 2-3 s pass of the frozen blocks).")
     if h.name == "augment" else h
     for h in finetune.HPARAMS)
 
