@@ -7,13 +7,14 @@ import torch
 
 from mu_core.methods import finetune
 from mu_core.methods.base import HParam, Method, UnlearnContext
-from mu_core.methods.common import optimizer, step
 from mu_core.models import split_at
-from mu_core.task import task_loss
 from mu_core.training import batch_indices
 
 # ResNet-18 blocks from the top; k counts from here (k=3 trains layer3, layer4 and fc, as in the benchmark's CF-3).
 BLOCKS = ("fc", "layer4", "layer3", "layer2", "layer1")
+AUGMENT_OFF = (" Off (with frozen BatchNorm statistics) the frozen blocks give each image the same output every "
+               "epoch, so they run once per image and an epoch only runs the top k blocks (with k=1 about 5 ms per "
+               "epoch on the built-in faces' retain set, after one 2-3 s pass of the frozen blocks).")
 
 HPARAMS = (
     HParam("k", "int", 3, "Blocks trained, counted from the top: fc, layer4, layer3, layer2, layer1 (the benchmark's "
@@ -22,11 +23,8 @@ HPARAMS = (
            "they are truly untouched (the benchmark's code leaves them in train mode, where they drift)."),
 ) + tuple(
     dataclasses.replace(h, max=500) if h.name == "epochs"
-    else dataclasses.replace(h, help=h.help + " Off (with frozen BatchNorm statistics) the frozen blocks give each "
-                             "image the same output every epoch, so they run once per image and an epoch only "
-                             "runs the top k blocks (with k=1 about 5 ms per epoch on the built-in faces' "
-                             "retain set, after one 2-3 s pass of the frozen blocks).")
-    if h.name == "augment" else h
+    else dataclasses.replace(h, help=h.help + AUGMENT_OFF) if h.name == "augment"
+    else h
     for h in finetune.HPARAMS)
 
 
@@ -56,23 +54,22 @@ def train_on_frozen_outputs(ctx: UnlearnContext, hp: dict) -> None:
     """Fine-tuning's loop without augmentation, with the frozen blocks run once per retain image: the same batches
     (same shuffles from the same generator), the same steps, the same result."""
     lower, upper = split_at(ctx.model, BLOCKS[hp["k"] - 1])
-    x, y = ctx.data("retain")
     size = hp["batch_size"]
     batches = ctx.n_batches("retain", size)
     ctx.begin(batches + hp["epochs"] * batches)
+    parts = []
     with torch.no_grad():
-        parts = []
-        for idx in batch_indices(len(x), size, ctx.generator, shuffle=False):
-            parts.append(lower(ctx.prepare(x[idx.to(ctx.device)], train_augment=False)))
+        for x, _ in ctx.batches("retain", size, train_augment=False, shuffle=False):
+            parts.append(lower(x))
             ctx.tracker.step("frozen blocks, once per image")
-        features = torch.cat(parts)
-    opt = optimizer(upper.parameters(), "sgd", hp["lr"], hp["momentum"], hp["weight_decay"])
-    for _ in range(hp["epochs"]):
+    features, y = torch.cat(parts), ctx.data("retain")[1]
+
+    def epoch():
         for idx in batch_indices(len(features), size, ctx.generator):
             idx = idx.to(ctx.device)
-            loss = task_loss(upper(features[idx]), y[idx], ctx.kind)
-            step(opt, loss)
-            ctx.tracker.step("training the top blocks", retain=loss.detach())
+            yield features[idx], y[idx]
+
+    finetune.train(ctx, hp, upper, epoch, "training the top blocks")
 
 
 PRESETS = {
