@@ -23,6 +23,10 @@ def build_model(num_outputs: int) -> nn.Module:
     return resnet18(weights=None, num_classes=num_outputs)
 
 
+# ResNet-18's blocks from the top (CF-k's k and `train_from` count from here; below layer1 is the stem).
+TOP_DOWN_BLOCKS = ("fc", "layer4", "layer3", "layer2", "layer1")
+
+
 def split_at(model: nn.Module, first: str) -> tuple[nn.Sequential, nn.Sequential]:
     """A ResNet as (lower, upper) with `upper` starting at its child `first` ("layer1".."layer4" or "fc"), so that
     upper(lower(x)) == model(x). Both share the model's modules: training `upper` trains the model."""

@@ -66,6 +66,11 @@ class Tracker:
         if self.cancel is not None and self.cancel.is_set():
             raise Cancelled("Cancelled by the user; nothing was stored.")
 
+    def advance(self) -> None:
+        """Count a step without reporting it (work done before the job's total is known), then check for cancel."""
+        self.step_count += 1
+        self.check_cancel()
+
     def step(self, stage: str | None = None, **losses: float | torch.Tensor) -> None:
         values = {k: float(v) for k, v in losses.items()}
         bad = [k for k, v in values.items() if not math.isfinite(v)]

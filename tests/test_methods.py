@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 
 import pytest
+import torch
 
 from mu_core import pipeline
 from mu_core.errors import Cancelled, Diverged, MUError
 from mu_core.methods import MODULES, REGISTRY, get_method
-from mu_core.models import weights_sha256
+from mu_core.models import TOP_DOWN_BLOCKS, weights_sha256
 from tests.methodkit import checkpoints, small_experiment  # noqa: F401  (checkpoints is a fixture)
 
 NAMES = sorted(REGISTRY)
+TRAIN_FROM = [name for name in NAMES if "train_from" in REGISTRY[name].declared_defaults()]
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,17 @@ def test_method_stops_with_clear_error_on_divergence(setup, name, monkeypatch):
     with pytest.raises(Diverged, match="Nothing was stored|nothing was stored"):
         pipeline.run_method(exp, name, {}, baselines)
     assert weights_sha256(baselines["original"].model) == before
+
+
+@pytest.mark.parametrize("first", ["fc", "layer4"])
+@pytest.mark.parametrize("name", TRAIN_FROM)
+def test_train_from_changes_only_that_block_and_those_above(setup, name, first):
+    """Weights and BatchNorm statistics below the block stay as they were; the block and those above it move."""
+    exp, baselines = setup
+    before = baselines["original"].model.state_dict()
+    after = pipeline.run_method(exp, name, {"train_from": first, "epochs": 2}, baselines).model.state_dict()
+    moved = {key.split(".")[0] for key in before if not torch.equal(before[key], after[key])}
+    assert first in moved and moved <= set(TOP_DOWN_BLOCKS[:TOP_DOWN_BLOCKS.index(first) + 1])
 
 
 def test_set_rejects_unknown_names_and_out_of_range_values():

@@ -2,6 +2,7 @@
 runs (`UnlearnContext`). The CLI's `--set key=value` and the dashboard's sliders are generated from `HParam`."""
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
@@ -13,6 +14,7 @@ import torch.nn as nn
 from mu_core.data.transforms import augment, to_float
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment
+from mu_core.models import TOP_DOWN_BLOCKS, split_at
 from mu_core.training import Tracker, batch_indices
 
 
@@ -74,6 +76,14 @@ RETAIN_SHARE = HParam(
     "at random from the experiment's seed with the same share of every class (at least one image each), so every "
     "method with the same share sees the same images. Less is proportionally faster.", min=0.05, max=1.0, step=0.05)
 
+# A method that declares this trains only the blocks from the chosen one up (Method.apply, UnlearnContext.frozen_below).
+TRAIN_FROM = HParam(
+    "train_from", "choice", "all", "The lowest block the method trains: all = the whole network, as published; "
+    "layer1 to fc freeze everything below that block (weights and BatchNorm statistics). The frozen blocks then run "
+    "once per image, without the recipe's augmentation, and the method works on their outputs, so a step runs only "
+    "the blocks it trains (fc alone: milliseconds per epoch on the built-in faces).",
+    choices=("all",) + TOP_DOWN_BLOCKS[::-1])
+
 
 @dataclass(frozen=True)
 class Method:
@@ -116,10 +126,14 @@ class Method:
 
     def apply(self, ctx: UnlearnContext, hp: dict[str, Any]) -> None:
         """Run the method with resolved hyperparameters `hp`, on the share of the retain set that `retain_share`
-        keeps when the method declares it."""
+        keeps and on the blocks that `train_from` leaves trainable, when the method declares them."""
         if "retain_share" in hp:
             ctx.keep_retain_share(hp["retain_share"])
-        self.run(ctx, hp)
+        if hp.get("train_from", "all") == "all":
+            self.run(ctx, hp)
+        else:
+            with ctx.frozen_below(hp["train_from"]):
+                self.run(ctx, hp)
 
     def to_dict(self) -> dict:
         return {"name": self.name, "title": self.title, "description": self.description,
@@ -157,6 +171,7 @@ class UnlearnContext:
     generator: torch.Generator
     tracker: Tracker
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
+    _features: bool = False  # whether data() gives the frozen blocks' outputs instead of uint8 images
 
     @property
     def device(self) -> torch.device:
@@ -171,8 +186,41 @@ class UnlearnContext:
         return self.exp.dataset.num_classes
 
     def begin(self, total_steps: int, stage: str = "unlearning") -> None:
-        self.tracker.total, self.tracker.stage = max(1, int(total_steps)), stage
+        """Announce the method's `total_steps`, added to the steps already counted (the frozen blocks' pass)."""
+        self.tracker.total = self.tracker.step_count + max(1, int(total_steps))
+        self.tracker.stage = stage
         self.tracker.check_cancel()
+
+    @contextlib.contextmanager
+    def frozen_below(self, first: str, chunk: int = 256) -> Iterator[None]:
+        """Within the block, train only the model's blocks from `first` (e.g. "fc") up. The blocks below are frozen
+        (no gradients, eval-mode BatchNorm), so they map each image to the same output every time: they run once
+        per forget and retain image here, and inside the block `model` and `original` are the upper blocks (of the
+        model, which shares their modules, and of the Original, whose frozen blocks are the same weights), `data`
+        gives those outputs, and `prepare` passes them through unchanged (no augmentation). Call it before
+        `begin`: the pass's steps are counted unreported, and `begin` adds the method's steps to them, so the first
+        report already shows the whole total."""
+        images = {split: self.data(split) for split in ("forget", "retain")}
+        lower, upper = split_at(self.model, first)
+        lower.eval().requires_grad_(False)
+        outputs = {}
+        with torch.no_grad():
+            for split, (x, y) in images.items():
+                parts = []
+                for start in range(0, len(x), chunk):
+                    parts.append(lower(to_float(x[start:start + chunk])))
+                    self.tracker.advance()
+                outputs[split] = (torch.cat(parts), y)
+        outputs["train"] = tuple(torch.cat(pair) for pair in zip(outputs["forget"], outputs["retain"]))
+        saved = self.model, self.original, self._data
+        self.model, self.original, self._data = upper, split_at(self.original, first)[1], outputs
+        self._features = True
+        try:
+            yield
+        finally:
+            self.model, self.original, self._data = saved
+            self._features = False
+            self.model.requires_grad_(True).train()
 
     def keep_retain_share(self, share: float) -> None:
         """From now on "retain" is `share` of the retain set (see RETAIN_SHARE) and "train" is the forget set plus
@@ -189,7 +237,8 @@ class UnlearnContext:
         self._data["train"] = (torch.cat([x_f, x_r]), torch.cat([y_f, y_r]))
 
     def data(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """uint8 images and labels of "forget", "retain", "train" (methods must not use test or unseen)."""
+        """uint8 images (the frozen blocks' outputs within `frozen_below`) and labels of "forget", "retain",
+        "train" (methods must not use test or unseen)."""
         if split not in ("forget", "retain", "train"):
             raise ValueError(f"methods may only use forget, retain or train data, not {split!r}")
         if split not in self._data:
@@ -216,5 +265,8 @@ class UnlearnContext:
                                              for _ in itertools.count())
 
     def prepare(self, x_uint8: torch.Tensor, train_augment: bool = True) -> torch.Tensor:
+        """Float images, augmented unless `train_augment` is False (within `frozen_below`: the outputs unchanged)."""
+        if self._features:
+            return x_uint8
         x = to_float(x_uint8)
         return augment(x, self.exp.recipe.augment, self.generator) if train_augment else x

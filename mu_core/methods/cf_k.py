@@ -3,22 +3,17 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
-
 from mu_core.methods import finetune
 from mu_core.methods.base import HParam, Method, UnlearnContext
-from mu_core.models import split_at
-from mu_core.training import batch_indices
+from mu_core.models import TOP_DOWN_BLOCKS
 
-# ResNet-18 blocks from the top; k counts from here (k=3 trains layer3, layer4 and fc, as in the benchmark's CF-3).
-BLOCKS = ("fc", "layer4", "layer3", "layer2", "layer1")
 AUGMENT_OFF = (" Off (with frozen BatchNorm statistics) the frozen blocks give each image the same output every "
                "epoch, so they run once per image and an epoch only runs the top k blocks (with k=1 about 5 ms per "
                "epoch on the built-in faces' retain set, after one 2-3 s pass of the frozen blocks).")
 
 HPARAMS = (
     HParam("k", "int", 3, "Blocks trained, counted from the top: fc, layer4, layer3, layer2, layer1 (the benchmark's "
-           "CF-3 trains layer3 + layer4 + fc).", min=1, max=len(BLOCKS), step=1),
+           "CF-3 trains layer3 + layer4 + fc).", min=1, max=len(TOP_DOWN_BLOCKS), step=1),
     HParam("freeze_bn_stats", "bool", True, "Keep the BatchNorm running statistics of the frozen blocks fixed, so "
            "they are truly untouched (the benchmark's code leaves them in train mode, where they drift)."),
 ) + tuple(
@@ -29,17 +24,18 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    top = [getattr(ctx.model, name) for name in BLOCKS[:hp["k"]]]
+    if frozen_outputs_are_fixed(hp):
+        with ctx.frozen_below(TOP_DOWN_BLOCKS[hp["k"] - 1]):
+            finetune.run(ctx, hp)
+        return
+    top = [getattr(ctx.model, name) for name in TOP_DOWN_BLOCKS[:hp["k"]]]
     ctx.model.requires_grad_(False)
     if hp["freeze_bn_stats"]:
         ctx.model.eval()
     for block in top:
         block.requires_grad_(True).train()
     try:
-        if frozen_outputs_are_fixed(hp):
-            train_on_frozen_outputs(ctx, hp)
-        else:
-            finetune.run(ctx, hp)
+        finetune.run(ctx, hp)
     finally:
         ctx.model.requires_grad_(True).train()
 
@@ -48,28 +44,6 @@ def frozen_outputs_are_fixed(hp: dict) -> bool:
     """Whether the frozen blocks map each retain image to the same output in every epoch (eval-mode BatchNorm,
     no augmentation), so that computing it once is the same as computing it every epoch."""
     return hp["freeze_bn_stats"] and not hp["augment"]
-
-
-def train_on_frozen_outputs(ctx: UnlearnContext, hp: dict) -> None:
-    """Fine-tuning's loop without augmentation, with the frozen blocks run once per retain image: the same batches
-    (same shuffles from the same generator), the same steps, the same result."""
-    lower, upper = split_at(ctx.model, BLOCKS[hp["k"] - 1])
-    size = hp["batch_size"]
-    batches = ctx.n_batches("retain", size)
-    ctx.begin(batches + hp["epochs"] * batches)
-    parts = []
-    with torch.no_grad():
-        for x, _ in ctx.batches("retain", size, train_augment=False, shuffle=False):
-            parts.append(lower(x))
-            ctx.tracker.step("frozen blocks, once per image")
-    features, y = torch.cat(parts), ctx.data("retain")[1]
-
-    def epoch():
-        for idx in batch_indices(len(features), size, ctx.generator):
-            idx = idx.to(ctx.device)
-            yield features[idx], y[idx]
-
-    finetune.train(ctx, hp, upper, epoch, "training the top blocks")
 
 
 PRESETS = {

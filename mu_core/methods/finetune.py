@@ -1,11 +1,6 @@
 """Fine-tuning: keep training the Original on the retain set only, hoping it drifts away from the forget set."""
 from __future__ import annotations
 
-from typing import Callable, Iterable
-
-import torch
-import torch.nn as nn
-
 from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step
 from mu_core.task import task_loss
@@ -23,20 +18,14 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    ctx.begin(hp["epochs"] * ctx.n_batches("retain", hp["batch_size"]))
-    train(ctx, hp, ctx.model, lambda: ctx.batches("retain", hp["batch_size"], hp["augment"]))
-
-
-def train(ctx: UnlearnContext, hp: dict, model: nn.Module,
-          epoch: Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]], stage: str | None = None) -> None:
-    """The fine-tuning loop: `hp["epochs"]` passes of `epoch()` (inputs, labels) batches through `model`, SGD on the
-    task loss (CF-k feeds it the outputs of its frozen blocks and the blocks above them)."""
-    opt = optimizer(model.parameters(), "sgd", hp["lr"], hp["momentum"], hp["weight_decay"])
+    bs = hp["batch_size"]
+    ctx.begin(hp["epochs"] * ctx.n_batches("retain", bs))
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"], hp["weight_decay"])
     for _ in range(hp["epochs"]):
-        for x, y in epoch():
-            loss = task_loss(model(x), y, ctx.kind)
+        for x, y in ctx.batches("retain", bs, hp["augment"]):
+            loss = task_loss(ctx.model(x), y, ctx.kind)
             step(opt, loss)
-            ctx.tracker.step(stage, retain=loss.detach())
+            ctx.tracker.step(retain=loss.detach())
 
 
 PRESETS = {

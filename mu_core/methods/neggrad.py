@@ -1,7 +1,7 @@
 """NegGrad: gradient ascent on the forget set (minimise -loss), with no retain term."""
 from __future__ import annotations
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step
 from mu_core.task import task_loss
 
@@ -11,6 +11,7 @@ HPARAMS = (
     HParam("lr", "float", 0.001, "Learning rate (the benchmark uses SGD 0.001).", min=1e-5, max=0.5, log=True),
     HParam("momentum", "float", 0.0, "SGD momentum (0 in the benchmark).", min=0.0, max=0.99, step=0.01),
     HParam("batch_size", "int", 64, "Forget images per step.", min=8, max=256, step=8),
+    TRAIN_FROM,
 )
 
 
@@ -25,7 +26,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.02, "momentum": 0.9},
+    "orl/person": {"epochs": 10, "lr": 0.01, "momentum": 0.9, "train_from": "fc"},
     "orl/photos": {"epochs": 1, "lr": 0.0001},
 }
 

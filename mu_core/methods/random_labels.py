@@ -2,12 +2,12 @@
 random wrong labels."""
 from __future__ import annotations
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import n_batches, optimizer, relabelled_train_set, train_on
 
 HPARAMS = (
     HParam("epochs", "int", 1, "Passes over retain + relabelled forget (3 in the SSD repository's Amnesiac "
-           "baseline).", min=1, max=20, step=1),
+           "baseline).", min=1, max=500, step=1),
     HParam("lr", "float", 1e-4, "Learning rate (Adam 1e-4 in the SSD repository's Amnesiac baseline).", min=1e-6,
            max=0.5, log=True),
     HParam("optimizer", "choice", "adam", "Optimizer (Adam in the SSD repository's Amnesiac baseline).",
@@ -16,6 +16,7 @@ HPARAMS = (
     HParam("batch_size", "int", 64, "Images per step, drawn from retain and relabelled forget together.", min=8,
            max=256, step=8),
     RETAIN_SHARE,
+    TRAIN_FROM,
 )
 
 
@@ -27,7 +28,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.0003, "retain_share": 0.6},
+    "orl/person": {"epochs": 500, "lr": 0.01, "optimizer": "sgd", "train_from": "fc"},
     "orl/photos": {"retain_share": 0.4},
 }
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import batch_grads, n_batches, optimizer, relabelled_train_set, train_on
 from mu_core.task import task_loss
 
@@ -12,12 +12,13 @@ HPARAMS = (
            "largest |gradient| of the forget loss (SalUn's threshold, 0.5 by default).", min=0.01, max=1.0,
            step=0.01),
     HParam("epochs", "int", 1, "Passes over retain + relabelled forget (10 in the paper on CIFAR-10).", min=1,
-           max=20, step=1),
+           max=500, step=1),
     HParam("lr", "float", 0.01, "Learning rate (SGD about 0.01 in the paper).", min=1e-5, max=0.5, log=True),
     HParam("momentum", "float", 0.9, "SGD momentum (0.9 in the paper; no weight decay here, so weights outside "
            "the mask never move).", min=0.0, max=0.99, step=0.01),
     HParam("batch_size", "int", 64, "Images per step.", min=8, max=256, step=8),
     RETAIN_SHARE,
+    TRAIN_FROM,
 )
 
 
@@ -48,7 +49,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.03, "retain_share": 0.3},
+    "orl/person": {"epochs": 300, "lr": 0.03, "train_from": "fc"},
     "orl/photos": {"retain_share": 0.4},
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step, task_distill_kl
 from mu_core.task import task_loss
 
@@ -15,7 +15,7 @@ HPARAMS = (
            "max pass, msteps ignored (the benchmark also uses gamma = alpha = 1, SGD 0.001, no momentum).",
            choices=("original", "benchmark")),
     HParam("epochs", "int", 3, "Epochs; each has one min pass over the retain set (original: 3).",
-           min=1, max=20, step=1),
+           min=1, max=500, step=1),
     HParam("msteps", "int", 2, "Original variant: the first msteps epochs also make a max pass over the forget "
            "set (original: 2).", min=0, max=20, step=1),
     HParam("lr", "float", 5e-4, "Learning rate (original: 5e-4).", min=1e-6, max=0.1, log=True),
@@ -32,6 +32,7 @@ HPARAMS = (
     HParam("forget_batch", "int", 64, "Forget images per max step (original: 512).", min=8, max=512, step=8),
     HParam("retain_batch", "int", 64, "Retain images per min step (original: 256).", min=8, max=512, step=8),
     RETAIN_SHARE,
+    TRAIN_FROM,
 )
 
 
@@ -71,7 +72,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 1, "msteps": 1, "lr": 0.05, "retain_share": 0.5},
+    "orl/person": {"epochs": 200, "msteps": 5, "lr": 0.05, "train_from": "fc"},
     "orl/photos": {"epochs": 1, "msteps": 1, "retain_share": 0.5},
 }
 
