@@ -55,7 +55,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"retain_share": 0.4},
-    "orl/photos": {"dampening": 0.1, "retain_share": 0.5},
+    "orl/photos": {"dampening": 0.1, "retain_share": 0.4},
 }
 
 METHOD = Method(
