@@ -8,6 +8,7 @@ import json
 import os
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn as nn
@@ -15,6 +16,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torchvision.models import resnet18
 
+from mu_core.data.transforms import to_float
 from mu_core.errors import CheckpointError
 
 
@@ -45,6 +47,22 @@ def split_at(model: nn.Module, first: str) -> tuple[nn.Sequential, nn.Sequential
 
     cut = names.index(first)
     return sequential(children[:cut]), sequential(children[cut:])
+
+
+@torch.no_grad()
+def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False, batch_size: int = 256,
+                   each_chunk: Callable[[], None] | None = None) -> torch.Tensor:
+    """Outputs, or with `features` the penultimate-layer features (the flattened input of the ResNet's `fc`), of a
+    model used as it is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation,
+    in chunks of `batch_size`; `each_chunk` is called after each one."""
+    if features:
+        model = nn.Sequential(split_at(model, "fc")[0], nn.Flatten(1))
+    chunks = []
+    for start in range(0, len(images), batch_size):
+        chunks.append(model(to_float(images[start:start + batch_size])))
+        if each_chunk is not None:
+            each_chunk()
+    return torch.cat(chunks)
 
 
 def clone(model: nn.Module) -> nn.Module:

@@ -12,10 +12,10 @@ from mu_core.baselines import get_baseline
 from mu_core.experiment import Experiment
 from mu_core.methods.bad_teacher import epoch_batches, incompetent_teacher
 from mu_core.methods.bad_teacher_sim import similar_retain
-from mu_core.methods.common import distill_kl, frozen_outputs, kl_to_target, task_distill_kl, uniform_target
+from mu_core.methods.common import distill_kl, kl_to_target, task_distill_kl, uniform_target
 from mu_core.methods.contrastive import contrastive_loss
 from mu_core.methods.piu_fr import twins
-from mu_core.models import build_model
+from mu_core.models import build_model, frozen_outputs
 
 MINE = ("unsir", "scrub", "bad_teacher", "bad_teacher_sim", "contrastive", "piu_fr")
 # Small settings, fixed so that the step counts below do not depend on the tuned presets. With batches of 16,

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from mu_core.methods.bad_teacher import SHARED_HPARAMS, distil_teachers
 from mu_core.methods.base import HParam, Method, UnlearnContext
-from mu_core.methods.common import frozen_outputs
+from mu_core.models import frozen_outputs
 
 HPARAMS = SHARED_HPARAMS + (
     HParam("neighbours", "int", 3, "Retain images taken per forget image: its nearest ones by cosine similarity "

@@ -14,7 +14,7 @@ import torch.nn as nn
 from mu_core.data.transforms import augment, to_float
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment
-from mu_core.models import TOP_DOWN_BLOCKS, split_at
+from mu_core.models import TOP_DOWN_BLOCKS, frozen_outputs, split_at
 from mu_core.training import Tracker, batch_indices
 
 
@@ -203,14 +203,8 @@ class UnlearnContext:
         images = {split: self.data(split) for split in ("forget", "retain")}
         lower, upper = split_at(self.model, first)
         lower.eval().requires_grad_(False)
-        outputs = {}
-        with torch.no_grad():
-            for split, (x, y) in images.items():
-                parts = []
-                for start in range(0, len(x), chunk):
-                    parts.append(lower(to_float(x[start:start + chunk])))
-                    self.tracker.advance()
-                outputs[split] = (torch.cat(parts), y)
+        outputs = {split: (frozen_outputs(lower, x, batch_size=chunk, each_chunk=self.tracker.advance), y)
+                   for split, (x, y) in images.items()}
         outputs["train"] = tuple(torch.cat(pair) for pair in zip(outputs["forget"], outputs["retain"]))
         saved = self.model, self.original, self._data
         self.model, self.original, self._data = upper, split_at(self.original, first)[1], outputs

@@ -9,7 +9,6 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mu_core.data.transforms import to_float
 from mu_core.methods.base import UnlearnContext
 from mu_core.task import TaskKind, task_loss
 from mu_core.training import Tracker, batch_indices
@@ -151,22 +150,3 @@ def task_distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, 
 def uniform_target(logits: torch.Tensor, kind: TaskKind) -> torch.Tensor:
     """The know-nothing output: 1/C per class, or 0.5 per attribute."""
     return torch.full_like(logits, 0.5 if is_multilabel(kind) else 1.0 / logits.shape[1])
-
-
-@torch.no_grad()
-def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False,
-                   batch_size: int = 256) -> torch.Tensor:
-    """Logits, or with `features` the penultimate-layer features (the input of a torchvision ResNet's `fc`), of a
-    model used as it is (a frozen teacher in eval mode) on uint8 images without augmentation, in chunks."""
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        x = to_float(images[start:start + batch_size])
-        if features:
-            for name, module in model.named_children():
-                if name == "fc":
-                    break
-                x = module(x)
-            chunks.append(torch.flatten(x, 1))
-        else:
-            chunks.append(model(x))
-    return torch.cat(chunks)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from mu_core.methods.base import HParam, Method, UnlearnContext
-from mu_core.methods.common import frozen_outputs, optimizer, step, task_distill_kl, train_on
+from mu_core.methods.common import optimizer, step, task_distill_kl, train_on
+from mu_core.models import frozen_outputs
 from mu_core.training import batch_indices
 
 STAGE2_MOMENTUM = 0.9  # PIU-FR's stage 2 optimizer
