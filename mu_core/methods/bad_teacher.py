@@ -8,14 +8,14 @@ from dataclasses import replace
 import torch
 import torch.nn as nn
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import kl_to_target, n_batches, optimizer, soft_outputs, step
-from mu_core.models import build_model
+from mu_core.models import build_model, split_at
 from mu_core.task import task_loss
 from mu_core.training import batch_indices
 
 SHARED_HPARAMS = (
-    HParam("epochs", "int", 1, "Passes over the forget set and the retain subset (original: 1).", min=1, max=20,
+    HParam("epochs", "int", 1, "Passes over the forget set and the retain subset (original: 1).", min=1, max=500,
            step=1),
     HParam("lr", "float", 1e-4, "Adam learning rate (original: 1e-4).", min=1e-6, max=0.1, log=True),
     HParam("temperature", "float", 1.0, "Temperature of the teachers' and the model's softmax (original: 1).",
@@ -27,17 +27,21 @@ HPARAMS = SHARED_HPARAMS + (
     replace(RETAIN_SHARE, default=0.3, help="Share of the retain set the Original is distilled on (original: 0.3, "
             "drawn at random; here the same share of every class, at least one image each, from the experiment's "
             "seed)."),
+    TRAIN_FROM,
 )
 
 
 def incompetent_teacher(ctx: UnlearnContext, train_epochs: int = 0) -> nn.Module:
     """A randomly initialised network of the Original's architecture (seeded from ctx.generator, the global RNG
     untouched), optionally trained for `train_epochs` on the retain set with the data's training recipe (constant
-    learning rate); frozen, in eval mode."""
+    learning rate); frozen, in eval mode. Within `frozen_below` only its blocks from that block up: it reads the
+    frozen blocks' outputs, as the model does."""
     seed = int(torch.randint(0, 2 ** 31 - 1, (1,), generator=ctx.generator))
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         teacher = build_model(ctx.num_classes).to(ctx.device)
+    if ctx.trained_from:
+        teacher = split_at(teacher, ctx.trained_from)[1]
     recipe = ctx.exp.recipe
     opt = optimizer(teacher.parameters(), recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay)
     for _ in range(train_epochs):

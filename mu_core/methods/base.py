@@ -171,7 +171,7 @@ class UnlearnContext:
     generator: torch.Generator
     tracker: Tracker
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
-    _features: bool = False  # whether data() gives the frozen blocks' outputs instead of uint8 images
+    trained_from: str | None = None  # within frozen_below: its block; data() then gives the frozen blocks' outputs
 
     @property
     def device(self) -> torch.device:
@@ -208,12 +208,12 @@ class UnlearnContext:
         outputs["train"] = tuple(torch.cat(pair) for pair in zip(outputs["forget"], outputs["retain"]))
         saved = self.model, self.original, self._data
         self.model, self.original, self._data = upper, split_at(self.original, first)[1], outputs
-        self._features = True
+        self.trained_from = first
         try:
             yield
         finally:
             self.model, self.original, self._data = saved
-            self._features = False
+            self.trained_from = None
             self.model.requires_grad_(True).train()
 
     def keep_retain_share(self, share: float) -> None:
@@ -260,7 +260,7 @@ class UnlearnContext:
 
     def prepare(self, x_uint8: torch.Tensor, train_augment: bool = True) -> torch.Tensor:
         """Float images, augmented unless `train_augment` is False (within `frozen_below`: the outputs unchanged)."""
-        if self._features:
+        if self.trained_from:
             return x_uint8
         x = to_float(x_uint8)
         return augment(x, self.exp.recipe.augment, self.generator) if train_augment else x
