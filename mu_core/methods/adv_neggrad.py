@@ -34,7 +34,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 300, "lr": 0.03, "momentum": 0.9, "forget_weight": 0.003, "forget_batch_size": 16,
+    "orl/person": {"epochs": 300, "lr": 0.01, "momentum": 0.9, "forget_weight": 0.003, "forget_batch_size": 16,
                    "train_from": "fc"},
     "orl/photos": {"epochs": 1, "lr": 0.005, "forget_weight": 0.1, "forget_batch_size": 16, "retain_share": 0.7},
 }

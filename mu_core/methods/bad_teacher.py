@@ -114,7 +114,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.0002, "batch_size": 32},
+    "orl/person": {"epochs": 30, "lr": 0.01, "retain_share": 1.0, "train_from": "fc"},
     "orl/photos": {"batch_size": 32},
 }
 

@@ -47,7 +47,7 @@ def frozen_outputs_are_fixed(hp: dict) -> bool:
 
 
 PRESETS = {
-    "orl/person": {"k": 1, "epochs": 300, "lr": 0.3, "momentum": 0.9, "weight_decay": 0.0005, "augment": False},
+    "orl/person": {"k": 1, "epochs": 100, "lr": 0.3, "momentum": 0.9, "weight_decay": 0.0005, "augment": False},
     "orl/photos": {"k": 1, "epochs": 300, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.005, "augment": False},
 }
 

@@ -62,7 +62,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"epochs": 1, "batch_size": 64, "retain_share": 0.3},
-    "orl/photos": {"epochs": 1, "batch_size": 64, "retain_share": 0.3},
+    "orl/photos": {"epochs": 1, "batch_size": 64, "retain_share": 0.4},
 }
 
 METHOD = Method(

@@ -28,7 +28,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 500, "lr": 0.01, "optimizer": "sgd", "train_from": "fc"},
+    "orl/person": {"epochs": 500, "lr": 0.03, "optimizer": "sgd", "train_from": "fc"},
     "orl/photos": {"retain_share": 0.4},
 }
 

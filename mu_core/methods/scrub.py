@@ -72,7 +72,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 200, "msteps": 5, "lr": 0.05, "train_from": "fc"},
+    "orl/person": {"epochs": 100, "msteps": 10, "lr": 0.02, "train_from": "fc"},
     "orl/photos": {"epochs": 1, "msteps": 1, "retain_share": 0.5},
 }
 

@@ -131,7 +131,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 PRESETS = {
     "orl/person": {"noise_steps": 2, "noise_per_class": 4, "optimizer": "sgd", "lr": 0.05, "repair": False,
                    "retain_share": 0.5},
-    "orl/photos": {"noise_steps": 1, "noise_per_class": 1, "lr": 0.0001, "repair": False, "retain_share": 0.3},
+    "orl/photos": {"noise_steps": 1, "noise_per_class": 1, "lr": 0.0001, "repair": False, "retain_share": 0.4},
 }
 
 METHOD = Method(
