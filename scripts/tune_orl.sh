@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Grid searches that chose the built-in faces' presets (the `presets` of each method module), on tuning seed 100
-# (rounds that start with "seeds=100,101" run on each of those): the README reports seeds 0-2 only. Writes
+# (rounds that start with "seeds=100,101,..." run on each of those, 100-104): the README reports seeds 0-2 only. Writes
 # docs/tuning/orl-<scenario>/<method>.md, one table per round and seed; mu_core/tuning.py says how a preset is picked.
 # Usage: scripts/tune_orl.sh person|photos [METHOD ...]   (all methods when none is named)
 set -euo pipefail

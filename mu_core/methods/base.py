@@ -91,7 +91,7 @@ class Method:
     the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its
     current losses.
     `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data. The built-in faces'
-    presets were tuned on seeds 100-102, never on the reported seeds 0-2, by scripts/tune_orl.sh; its grids and tables
+    presets were tuned on seeds 100-104, never on the reported seeds 0-2, by scripts/tune_orl.sh; its grids and tables
     are in docs/tuning/orl-<scenario>/<name>.md."""
 
     name: str
