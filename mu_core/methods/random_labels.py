@@ -29,7 +29,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"epochs": 500, "lr": 0.03, "optimizer": "sgd", "train_from": "fc"},
-    "orl/photos": {"retain_share": 0.4},
+    "orl/photos": {"epochs": 2, "retain_share": 0.6, "train_from": "layer4"},
 }
 
 METHOD = Method(

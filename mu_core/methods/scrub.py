@@ -73,7 +73,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"epochs": 100, "msteps": 10, "lr": 0.02, "train_from": "fc"},
-    "orl/photos": {"epochs": 1, "msteps": 1, "retain_share": 0.5},
+    "orl/photos": {"epochs": 2, "msteps": 1, "retain_share": 0.5, "train_from": "layer4"},
 }
 
 METHOD = Method(
