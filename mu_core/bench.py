@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     original = get_baseline(exp, "original")
     how = "cached; measured when it was trained" if original.cached else "trained now"
     print(f"device {exp.device}, {torch.get_num_threads()} threads, image size {exp.image_size}")
-    print(f"train Original: {original.seconds:.1f} s ({exp.recipe.epochs} epochs, {len(exp.splits.train)} photos; {how})")
+    print(f"train Original: {original.seconds:.1f} s ({exp.recipe.epochs} epochs, {len(exp.splits.train)} photos; "
+          f"{how})")
     model, ds = original.model, exp.dataset
     needed = np.unique(np.concatenate([getattr(exp.splits, s) for s in SPLITS]))
     x = ds.images(exp.image_size)[torch.from_numpy(needed)]

@@ -33,7 +33,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-duplicates", action="store_true",
                    help="drop images duplicating (exactly or nearly) an image of an earlier split")
     p.add_argument("--attribute", default=None, metavar="NAME[,NAME...]",
-                   help="mucac: the CelebA attribute(s) to predict; one = the binary task (default: Male,Smiling,Young)")
+                   help="mucac: the CelebA attribute(s) to predict; one = the binary task "
+                        "(default: Male,Smiling,Young)")
     p.add_argument("--original", default=None, metavar="PATH.pth",
                    help="use a published checkpoint (state dict, loaded with weights_only) as the Original model")
     p.add_argument("--seed", type=int, default=0)

@@ -100,7 +100,8 @@ def import_checkpoint(path: str | Path, ds: Dataset) -> ImportedCheckpoint:
     if missing or unexpected:
         parts = [f"missing {', '.join(missing[:4])}{' ...' if len(missing) > 4 else ''}" if missing else "",
                  f"unexpected {', '.join(unexpected[:4])}{' ...' if len(unexpected) > 4 else ''}" if unexpected else ""]
-        raise CheckpointError(f"{path.name} is not a torchvision ResNet-18 state dict ({'; '.join(p for p in parts if p)}).")
+        found = "; ".join(p for p in parts if p)
+        raise CheckpointError(f"{path.name} is not a torchvision ResNet-18 state dict ({found}).")
     wrong = [f"{k} {tuple(state[k].shape)} instead of {tuple(v.shape)}" for k, v in expected.items()
              if state[k].shape != v.shape]
     if wrong:

@@ -85,7 +85,8 @@ def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: s
         "run_id": run_id, "dataset": ds.name, "dataset_fingerprint": ds.fingerprint(),
         "scenario": exp.splits.scenario, "forget_selection": exp.splits.forget_spec,
         "forgotten": [{"sample_id": ds.sample_ids[i], "identity": ds.identity_names[ds.identities[i]],
-                       "image_sha256": hashlib.sha256(np.ascontiguousarray(ds.load_image(int(i))).tobytes()).hexdigest()}
+                       "image_sha256": hashlib.sha256(
+                           np.ascontiguousarray(ds.load_image(int(i))).tobytes()).hexdigest()}
                       for i in forget],
         "method": scored.result["method"], "hparams": scored.result["hparams"], "seed": exp.seed,
         "original_fingerprint": exp.fingerprint("original"),

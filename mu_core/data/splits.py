@@ -110,8 +110,8 @@ def select_forget(ds: Dataset, kind: str, items: list[str]) -> np.ndarray:
         chosen = sorted({_lookup(item, ds.sample_ids, "photo") for item in items})
         not_train = [ds.sample_ids[i] for i in chosen if ds.base_splits[i] != TRAIN]
         if not_train:
-            raise DataError(f"Only training photos can be forgotten; not in the training set: {', '.join(not_train[:5])}"
-                            + (" ..." if len(not_train) > 5 else "") + ".")
+            raise DataError("Only training photos can be forgotten; not in the training set: "
+                            f"{', '.join(not_train[:5])}" + (" ..." if len(not_train) > 5 else "") + ".")
         return np.asarray(chosen, dtype=np.int64)
     n = _count(kind, items, len(train))
     if kind == "random":
