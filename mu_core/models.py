@@ -51,15 +51,17 @@ def split_at(model: nn.Module, first: str) -> tuple[nn.Sequential, nn.Sequential
 
 @torch.no_grad()
 def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False, batch_size: int = 256,
-                   each_chunk: Callable[[], None] | None = None) -> torch.Tensor:
+                   each_chunk: Callable[[], None] | None = None,
+                   prepare: Callable[[torch.Tensor], torch.Tensor] = to_float) -> torch.Tensor:
     """Outputs, or with `features` the penultimate-layer features (the flattened input of the ResNet's `fc`), of a
-    model used as it is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation,
-    in chunks of `batch_size`; `each_chunk` is called after each one."""
+    model used as it is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation
+    (or on other inputs, with the `prepare` they need), in chunks of `batch_size`; `each_chunk` is called after
+    each one."""
     if features:
         model = nn.Sequential(split_at(model, "fc")[0], nn.Flatten(1))
     chunks = []
     for start in range(0, len(images), batch_size):
-        chunks.append(model(to_float(images[start:start + batch_size])))
+        chunks.append(model(prepare(images[start:start + batch_size])))
         if each_chunk is not None:
             each_chunk()
     return torch.cat(chunks)

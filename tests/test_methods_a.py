@@ -93,6 +93,19 @@ def test_split_at_composes_to_the_model(original, first):
     assert {id(p) for p in upper.parameters()} <= {id(p) for p in original.parameters()}
 
 
+@pytest.mark.parametrize("first", ["fc", "layer4"])
+@pytest.mark.parametrize("features", [False, True])
+def test_original_outputs_are_the_same_within_frozen_below(exp, original, first, features):
+    """Methods read the Original's outputs and features through the context; within frozen_below they come from the
+    frozen blocks' outputs and must equal those of the whole Original on the images."""
+    ctx = new_context(exp, original)
+    images = ctx.data("forget")[0]
+    whole = ctx.original_outputs(images, features=features)
+    with ctx.frozen_below(first):
+        upper = ctx.original_outputs(ctx.data("forget")[0], features=features)
+    assert whole.shape == upper.shape and torch.allclose(whole, upper, atol=1e-4)
+
+
 @pytest.mark.parametrize("k", [1, 2])
 def test_cf_k_on_frozen_outputs_computed_once_matches_the_plain_loop(exp, original, k, monkeypatch):
     """Without augmentation and with frozen BatchNorm statistics CF-k runs the frozen blocks once per image; the

@@ -6,8 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_core.methods.bad_teacher import SHARED_HPARAMS, distil_teachers
-from mu_core.methods.base import HParam, Method, UnlearnContext
-from mu_core.models import frozen_outputs
+from mu_core.methods.base import TRAIN_FROM, HParam, Method, UnlearnContext
 
 HPARAMS = SHARED_HPARAMS + (
     HParam("neighbours", "int", 3, "Retain images taken per forget image: its nearest ones by cosine similarity "
@@ -20,14 +19,15 @@ HPARAMS = SHARED_HPARAMS + (
     HParam("bad_teacher_epochs", "int", 0, "Epochs training the bad teacher on the retain set before unlearning "
            "(the source pre-trains it there; each epoch costs a retain pass, so 0, the random network of Bad "
            "Teacher, is the default within the time budget).", min=0, max=30, step=1),
+    TRAIN_FROM,
 )
 
 
 def similar_retain(ctx: UnlearnContext, neighbours: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Retain positions among the `neighbours` nearest to some forget image (cosine similarity of the Original's
     features, no augmentation), and for each the number of forget images that chose it."""
-    forget = F.normalize(frozen_outputs(ctx.original, ctx.data("forget")[0], features=True), dim=1)
-    retain = F.normalize(frozen_outputs(ctx.original, ctx.data("retain")[0], features=True), dim=1)
+    forget = F.normalize(ctx.original_outputs(ctx.data("forget")[0], features=True), dim=1)
+    retain = F.normalize(ctx.original_outputs(ctx.data("retain")[0], features=True), dim=1)
     nearest = (forget @ retain.T).topk(min(neighbours, len(retain)), dim=1).indices
     counts = torch.bincount(nearest.flatten(), minlength=len(retain))
     chosen = counts.nonzero().flatten()
@@ -41,8 +41,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"lr": 0.0003, "batch_size": 32, "neighbours": 1},
-    "orl/photos": {"batch_size": 64, "neighbours": 1},
+    "orl/person": {"epochs": 30, "lr": 0.003, "neighbours": 10, "train_from": "fc"},
+    "orl/photos": {"lr": 0.0003, "batch_size": 64, "neighbours": 1, "train_from": "layer4"},
 }
 
 METHOD = Method(

@@ -216,6 +216,15 @@ class UnlearnContext:
             self.trained_from = None
             self.model.requires_grad_(True).train()
 
+    def original_outputs(self, x: torch.Tensor, features: bool = False, chunk: int = 256) -> torch.Tensor:
+        """The Original's outputs, or its penultimate-layer features, on data from `data` without augmentation
+        (within `frozen_below`, on the frozen blocks' outputs: the Original's upper blocks, without the head for
+        `features`)."""
+        if not self.trained_from:
+            return frozen_outputs(self.original, x, features=features, batch_size=chunk)
+        upper = self.original[:-1] if features else self.original  # the upper blocks end with the head, fc
+        return frozen_outputs(upper, x, batch_size=chunk, prepare=lambda outputs: outputs)
+
     def keep_retain_share(self, share: float) -> None:
         """From now on "retain" is `share` of the retain set (see RETAIN_SHARE) and "train" is the forget set plus
         that share. Call it before reading either."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import kl_to_target, optimizer, step, train_on, uniform_target
 
 MOMENTUM = 0.9  # every optimizer of the solution
@@ -25,6 +25,7 @@ HPARAMS = (
            "(solution: 1.15).", min=0.05, max=10.0, step=0.05),
     HParam("batch_size", "int", 256, "Images per step in every stage (solution: 256).", min=8, max=512, step=8),
     RETAIN_SHARE,
+    TRAIN_FROM,
 )
 
 
@@ -61,8 +62,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 1, "batch_size": 64, "retain_share": 0.3},
-    "orl/photos": {"epochs": 1, "batch_size": 64, "retain_share": 0.4},
+    "orl/person": {"epochs": 20, "uniform_lr": 0.05, "forget_lr": 0.003, "train_from": "fc"},
+    "orl/photos": {"epochs": 1, "forget_lr": 0.003, "batch_size": 64, "retain_share": 0.4, "train_from": "layer4"},
 }
 
 METHOD = Method(

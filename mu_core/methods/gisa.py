@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance, is_multilabel, step
 from mu_core.task import task_loss
 
@@ -22,6 +22,7 @@ HPARAMS = (
     HParam("forget_batch_size", "int", 64, "Forget images per step (the sources use the retain batch size; smaller "
            "is cheaper).", min=4, max=256, step=4),
     RETAIN_SHARE,
+    TRAIN_FROM,
 )
 
 
@@ -69,7 +70,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16, "retain_share": 0.2},
+    "orl/person": {"epochs": 10, "lr": 0.001, "forget_batch_size": 16, "train_from": "fc"},
     "orl/photos": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16, "retain_share": 0.2},
 }
 

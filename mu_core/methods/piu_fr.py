@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import HParam, Method, UnlearnContext
+from mu_core.methods.base import TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import optimizer, step, task_distill_kl, train_on
-from mu_core.models import frozen_outputs
 from mu_core.training import batch_indices
 
 STAGE2_MOMENTUM = 0.9  # PIU-FR's stage 2 optimizer
@@ -26,6 +25,7 @@ HPARAMS = (
     HParam("stage2_lr", "float", 0.01, "Stage 2 SGD learning rate, momentum 0.9 (PIU-FR: 0.01).", min=1e-6,
            max=0.5, log=True),
     HParam("stage2_batch", "int", 64, "Retain images per stage 2 step (PIU-FR: 64).", min=8, max=512, step=8),
+    TRAIN_FROM,
 )
 
 
@@ -44,7 +44,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     bs = hp["batch_size"]
     stage2_steps = hp["stage2_epochs"] * ctx.n_batches("retain", hp["stage2_batch"]) if hp["stage2"] else 0
     ctx.begin(hp["epochs"] * ctx.n_batches("forget", bs) + stage2_steps)
-    targets = frozen_outputs(ctx.original, x_r[twins(ctx)])
+    targets = ctx.original_outputs(x_r[twins(ctx)])
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"])
     for _ in range(hp["epochs"]):
         for k, idx in enumerate(batch_indices(len(x_f), bs, ctx.generator, shuffle=False)):
@@ -60,8 +60,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 3, "lr": 0.05},
-    "orl/photos": {"epochs": 2},
+    "orl/person": {"epochs": 50, "lr": 0.05, "stage2": True, "train_from": "fc"},
+    "orl/photos": {"epochs": 2, "train_from": "layer4"},
 }
 
 METHOD = Method(

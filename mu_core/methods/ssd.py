@@ -2,9 +2,11 @@
 training data, in proportion to how much more important they are."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
-from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance
 from mu_core.task import task_loss
 
@@ -19,6 +21,8 @@ HPARAMS = (
     HParam("batch_size", "int", 64, "Images per batch of the importance passes (the importance is a mean of "
            "squared batch gradients, so it depends on this; 128 in the paper).", min=8, max=256, step=8),
     RETAIN_SHARE,
+    replace(TRAIN_FROM, help="The lowest block SSD dampens: all = the whole network, as published; layer1 to fc "
+            "leave everything below that block as it is, and the importances are taken of the blocks from it up."),
 )
 
 
@@ -54,8 +58,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"retain_share": 0.4},
-    "orl/photos": {"dampening": 0.1, "retain_share": 0.4},
+    "orl/person": {"dampening": 0.01, "selection": 3.0, "importance_set": "retain", "train_from": "fc"},
+    "orl/photos": {"dampening": 0.1, "retain_share": 0.4, "train_from": "layer4"},
 }
 
 METHOD = Method(
