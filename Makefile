@@ -9,8 +9,8 @@ PORT ?= 8501
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --no-cache-dir --upgrade --quiet pip
+	$(BIN)/python -m pip install --no-cache-dir --quiet -r requirements.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
