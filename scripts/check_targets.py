@@ -15,13 +15,14 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mu_core.report import render  # noqa: E402  (run as a script from the repository)
+from mu_core.tuning import GAP_TARGET, NOMUS_MARGIN  # noqa: E402
 
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("json")
-    p.add_argument("--gap", type=float, default=0.05)
-    p.add_argument("--nomus-margin", type=float, default=0.02)
+    p.add_argument("--gap", type=float, default=GAP_TARGET)
+    p.add_argument("--nomus-margin", type=float, default=NOMUS_MARGIN)
     p.add_argument("--time-ratio", type=float, default=0.10)
     args = p.parse_args()
     by_method: dict[str, list[dict]] = {}

@@ -24,12 +24,17 @@ def row(gap: float, nomus: float, seconds: float, a: int, seed: int = 100) -> di
     return {"gap": gap, "nomus": nomus, "seconds": seconds, "hparams": {"a": a}, "seed": seed}
 
 
+UNREACHABLE = {100: 1.0, 101: 1.0}  # Retrained NoMUS by seed that puts no setting below on target
+
+
 def test_pick_prefers_the_lowest_gap_in_budget_then_nomus_and_falls_back_to_near_fastest():
     rows = [row(0.10, 0.8, 7.0, 1), row(0.1005, 0.9, 7.5, 2), row(0.01, 0.9, 9.0, 3)]
-    assert pick(rows, budget=8.0)["hparams"] == {"a": 2}  # within 8 s; a tie on gap goes to the higher NoMUS
-    assert pick(rows, budget=7.0)["hparams"] == {"a": 1}
+    # within 8 s; a tie on gap goes to the higher NoMUS
+    assert pick(rows, UNREACHABLE, budget=8.0)["hparams"] == {"a": 2}
+    assert pick(rows, UNREACHABLE, budget=7.0)["hparams"] == {"a": 1}
     slow = [row(0.2, 0.8, 10.0, 1), row(0.1, 0.8, 12.0, 2), row(0.0, 0.8, 13.0, 3)]
-    assert pick(slow, budget=8.0)["hparams"] == {"a": 2}  # nothing in budget: within 1.25 x the fastest 10 s
+    # nothing in budget: within 1.25 x the fastest 10 s
+    assert pick(slow, UNREACHABLE, budget=8.0)["hparams"] == {"a": 2}
 
 
 def test_pick_averages_over_seeds_among_the_settings_run_on_the_most_of_them():
@@ -37,9 +42,19 @@ def test_pick_averages_over_seeds_among_the_settings_run_on_the_most_of_them():
             row(0.02, 0.9, 5.0, 2), row(0.10, 0.9, 7.0, 2, seed=101),  # mean 0.06
             row(0.06, 0.9, 5.0, 3), row(0.05, 0.9, 5.0, 3, seed=101),  # mean 0.055: picked
             row(0.01, 0.9, 5.0, 4), row(0.03, 0.9, 5.0, 4)]  # twice on seed 100 counts once (its first row)
-    assert pick(rows, budget=8.0)["hparams"] == {"a": 3}
+    assert pick(rows, UNREACHABLE, budget=8.0)["hparams"] == {"a": 3}
     rows[3]["seconds"] = 7.5  # a setting's seconds are those of its slowest seed
-    assert pick(rows, budget=7.0)["hparams"] == {"a": 2}
+    assert pick(rows, UNREACHABLE, budget=7.0)["hparams"] == {"a": 2}
+
+
+def test_pick_prefers_the_settings_on_target_and_else_takes_the_lowest_gap():
+    retrained = {100: 0.9, 101: 0.8}  # the bar is their mean minus 0.02: 0.83
+    rows = [row(0.01, 0.80, 5.0, 1), row(0.01, 0.80, 5.0, 1, seed=101),  # the lowest gap, NoMUS under the bar
+            row(0.04, 0.84, 5.0, 2), row(0.04, 0.84, 5.0, 2, seed=101),  # on target: picked
+            row(0.05, 0.95, 5.0, 3), row(0.07, 0.95, 5.0, 3, seed=101)]  # mean gap 0.06: over 0.05
+    assert pick(rows, retrained)["hparams"] == {"a": 2}
+    rows[2]["nomus"] = rows[3]["nomus"] = 0.82
+    assert pick(rows, retrained)["hparams"] == {"a": 1}
 
 
 def test_tune_grids_start_from_the_declared_defaults_not_the_preset(tiny_baselines, tmp_path, capsys):

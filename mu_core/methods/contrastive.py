@@ -63,7 +63,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 PRESETS = {
     "orl/person": {"epochs": 20, "uniform_lr": 0.05, "forget_lr": 0.003, "train_from": "fc"},
-    "orl/photos": {"epochs": 1, "forget_lr": 0.003, "batch_size": 64, "retain_share": 0.4, "train_from": "layer4"},
+    "orl/photos": {"epochs": 2, "forget_lr": 0.003, "batch_size": 64, "retain_share": 0.4, "train_from": "layer4"},
 }
 
 METHOD = Method(

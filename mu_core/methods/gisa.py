@@ -70,7 +70,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 PRESETS = {
-    "orl/person": {"epochs": 10, "lr": 0.001, "forget_batch_size": 16, "train_from": "fc"},
+    "orl/person": {"epochs": 20, "lr": 0.001, "forget_batch_size": 16, "train_from": "fc"},
     "orl/photos": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16, "retain_share": 0.2},
 }
 
