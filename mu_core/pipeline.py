@@ -116,6 +116,9 @@ def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: d
     except Cancelled as e:
         store.fail(run_id, "cancelled", str(e))
         raise
+    except KeyboardInterrupt:
+        store.fail(run_id, "cancelled", "Cancelled with Ctrl-C; nothing was stored.")
+        raise
     except BaseException as e:
         store.fail(run_id, "failed", str(e) or type(e).__name__)
         raise
