@@ -1,6 +1,7 @@
 """Uploaded photos on the Forget set page: each one is decoded safely, checked against the training set (exact or
-near duplicate by perceptual hash) and matched to the nearest enrolled people by the Original model's
-embedding; the user confirms what goes into the forget set."""
+near duplicate by perceptual hash) and, once it passes the face check (`mu_core.matching.FaceCheck`), matched to
+the nearest enrolled people by the Original model's embedding; the user ticks what goes into the forget set
+(nothing is ticked for them)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,6 +20,11 @@ from mu_core.matching import MatchResult, find_duplicates, match_people
 from mu_core.uploads import ACCEPTED, read_upload
 
 ANALYSES = "upload_analyses"
+FACE_CHECK = ("Each upload must first pass a **face check** before it is matched: no face detector is available "
+              "offline, so the check compares it with this dataset's own photos, on image statistics (brightness, "
+              "contrast, roughness as the model sees it) and on the Original model's features (no farther from "
+              "every training photo than the data's own photos are). Nothing is added to the forget set until you "
+              "tick it.")
 UPLOADER = "uploader"
 
 
@@ -55,22 +61,22 @@ def analysis(cur: Current, file) -> Analysis | str:
     return cache[key]
 
 
-def _candidates(cur: Current, kind: str, result: Analysis) -> list[tuple[int, str, bool]]:
-    """(person or photo index, label, ticked by default) the user may add to the forget set."""
+def _candidates(cur: Current, kind: str, result: Analysis) -> list[tuple[int, str]]:
+    """(person or photo index, label) the user may add to the forget set. None is ticked by default: forgetting
+    is the user's explicit choice. An upload that failed the face check offers no matched person."""
     ds = cur.dataset
     if kind == "photos":
-        return [(i, f"Forget training photo {ds.sample_ids[i]} ({'identical' if d == 0 else f'{d} bits apart'})",
-                 d == 0) for i, d in result.duplicates]
-    out: dict[int, tuple[str, bool]] = {}
+        return [(i, f"Forget training photo {ds.sample_ids[i]} ({'identical' if d == 0 else f'{d} bits apart'})")
+                for i, d in result.duplicates]
+    out: dict[int, str] = {}
     for i, d in result.duplicates:
         person = int(ds.identities[i])
-        out.setdefault(person, (f"Forget {ds.identity_names[person]} (training photo {ds.sample_ids[i]} "
-                                f"{'is this very photo' if d == 0 else 'nearly matches'})", d == 0))
-    if result.match is not None:
-        for rank, m in enumerate(result.match.matches):
-            out.setdefault(m.identity, (f"Forget {m.name} (similarity {m.similarity:.2f})",
-                                        rank == 0 and result.match.enrolled))
-    return [(p, label, ticked) for p, (label, ticked) in out.items()]
+        out.setdefault(person, f"Forget {ds.identity_names[person]} (training photo {ds.sample_ids[i]} "
+                               f"{'is this very photo' if d == 0 else 'nearly matches'})")
+    if result.match is not None and result.match.face.passed:
+        for m in result.match.matches:
+            out.setdefault(m.identity, f"Forget {m.name} (similarity {m.similarity:.2f})")
+    return list(out.items())
 
 
 def _show_matches(cur: Current, result: Analysis) -> None:
@@ -89,6 +95,10 @@ def _show_matches(cur: Current, result: Analysis) -> None:
         st.info("Train the baselines (sidebar) to match faces with the Original model.", icon=":material/info:")
         return
     m = result.match
+    if not m.face.passed:
+        st.warning("**Not a face photo like the training photos**, so it is not matched to anyone: "
+                   + "; ".join(m.face.reasons) + ".", icon=":material/no_photography:")
+        return
     rows = [{"Photo": thumbs.thumbnail(ds, cur.choice.data_key, p.photo), "Person": p.name,
              "Similarity": p.similarity} for p in m.matches]
     if m.enrolled:
@@ -110,6 +120,7 @@ def uploads(cur: Current, kind: str) -> None:
     """Upload photos; each is analysed and its candidates offered as ticks; a button adds the ticked ones."""
     files = st.file_uploader(f"Upload photos of the person to forget ({ACCEPTED})",
                              accept_multiple_files=True, key=f"{UPLOADER}.{cur.choice.data_key}")
+    st.caption(FACE_CHECK)
     if not files:
         return
     chosen: list[int] = []
@@ -128,8 +139,8 @@ def uploads(cur: Current, kind: str) -> None:
                     st.caption("Nothing of this photo is in the training set, so there is nothing to forget "
                                + ("in the photos scenario (choose the person scenario to forget the person)."
                                   if kind == "photos" else "."))
-                for item, label, ticked in candidates:
-                    if st.checkbox(label, value=ticked, key=f"confirm.{file.file_id}.{kind}.{item}.{n}"):
+                for item, label in candidates:
+                    if st.checkbox(label, value=False, key=f"confirm.{file.file_id}.{kind}.{item}.{n}"):
                         chosen.append(item)
     if st.button("Add the ticked ones to the forget set", icon=":material/playlist_add:", type="primary",
                  disabled=not chosen):

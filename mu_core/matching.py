@@ -26,6 +26,8 @@ from mu_core.evaluation import EVAL_BATCH
 from mu_core.experiment import Experiment
 
 MAX_CACHED_DATASETS = 4
+STATS_MARGIN = 0.25  # share of the training photos' range of each image statistic allowed beyond it on each side
+STAT_NAMES = ("brightness", "contrast", "roughness")
 
 _hash_lock = threading.Lock()
 _dataset_hashes: dict[str, np.ndarray] = {}
@@ -138,11 +140,32 @@ class PersonMatch:
 
 
 @dataclass(frozen=True)
+class FaceCheck:
+    """Is an upload a face photo like the dataset's own? No face detector can be downloaded here, so the check is
+    calibrated on the data itself, two tests that must both pass:
+    - image statistics of the upload as the model sees it (square, at the model's resolution, in grey):
+      brightness, contrast and roughness (mean difference between neighbouring pixels) inside the range of the
+      training photos, widened by STATS_MARGIN of that range on each side. Random noise is far rougher and
+      flatter in contrast than a photo; a colour gradient or a blank image far smoother. This needs no model;
+    - novelty in the model's penultimate features: the distance (1 - cosine, centred embeddings) to the nearest
+      training photo must not exceed the largest such distance among the dataset's own photos (training photos
+      leave-one-out, and the held-out photos). What is farther from every training photo than any photo of the
+      data is not a face the model knows how to read.
+    `reasons` says which test failed and by how much (empty when it passed)."""
+
+    passed: bool
+    reasons: tuple[str, ...]
+    distance: float      # the upload's distance to its nearest training photo
+    max_distance: float  # the largest such distance among the dataset's own photos
+
+
+@dataclass(frozen=True)
 class MatchResult:
     matches: list[PersonMatch]  # nearest enrolled people first
-    enrolled: bool              # the best similarity reaches the threshold
+    enrolled: bool              # it passed the face check and the best similarity reaches the threshold
     threshold: float            # NaN when the data allowed no calibration (then `enrolled` is False)
     calibration: Calibration
+    face: FaceCheck
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -166,6 +189,8 @@ class Gallery:
     sums: np.ndarray            # per person: sum of their centred training embeddings
     centroids: np.ndarray       # the sums, L2-normalised
     calibration: Calibration
+    stats_range: np.ndarray | None = None   # (2, 3): the image statistics a photo like the training ones has
+    max_distance: float = float("nan")      # farthest any of the data's photos is from its nearest training photo
 
     def centre(self, embeddings: np.ndarray) -> np.ndarray:
         """ReLU features are all non-negative, so raw cosine similarities between faces all sit near 1 (0.994 to
@@ -186,8 +211,49 @@ def enrolment(model: nn.Module, exp: Experiment) -> Gallery:
 
 
 def _build_gallery(model: nn.Module, exp: Experiment) -> Gallery:
-    raw = embed(model, exp.dataset.images(exp.image_size), exp.device)
-    return gallery_from_embeddings(raw, exp.splits.train, exp.dataset.identities)
+    images = exp.dataset.images(exp.image_size)
+    raw = embed(model, images, exp.device)
+    g = gallery_from_embeddings(raw, exp.splits.train, exp.dataset.identities)
+    train_stats = image_stats(images[torch.from_numpy(g.train)])
+    low, high = train_stats.min(axis=0), train_stats.max(axis=0)
+    margin = STATS_MARGIN * (high - low)
+    held_out = np.setdiff1d(np.arange(len(raw)), g.train)
+    loo = 1 - g.train_embeddings @ g.train_embeddings.T
+    np.fill_diagonal(loo, np.inf)
+    distances = np.concatenate([loo.min(axis=1), _nearest_distance(g, g.centre(raw[held_out]))])
+    distances = distances[np.isfinite(distances)]
+    return replace(g, stats_range=np.stack([low - margin, high + margin]),
+                   max_distance=float(distances.max()) if len(distances) else float("nan"))
+
+
+def image_stats(x_uint8: torch.Tensor) -> np.ndarray:
+    """Per image (N, 3, S, S uint8): brightness, contrast (standard deviation) and roughness (mean absolute
+    difference between neighbouring pixels) of its grey version, in [0, 1] units."""
+    grey = x_uint8.float().mean(dim=1) / 255.0
+    rough = ((grey[:, 1:, :] - grey[:, :-1, :]).abs().mean(dim=(1, 2))
+             + (grey[:, :, 1:] - grey[:, :, :-1]).abs().mean(dim=(1, 2))) / 2
+    return torch.stack([grey.mean(dim=(1, 2)), grey.std(dim=(1, 2)), rough], dim=1).numpy()
+
+
+def _nearest_distance(g: Gallery, centred: np.ndarray) -> np.ndarray:
+    return 1 - (centred @ g.train_embeddings.T).max(axis=1, initial=-np.inf)
+
+
+def face_check(g: Gallery, x_uint8: torch.Tensor, centred: np.ndarray) -> FaceCheck:
+    """The face check of one upload (`x_uint8`: (1, 3, S, S) as the model sees it; `centred`: its centred
+    embedding, shape (1, D)); see FaceCheck."""
+    reasons = []
+    stats = image_stats(x_uint8)[0]
+    low, high = g.stats_range if g.stats_range is not None else (stats, stats)
+    for k, name in enumerate(STAT_NAMES):
+        if not low[k] <= stats[k] <= high[k]:
+            reasons.append(f"its {name} {stats[k]:.3f} is outside the range of the training photos "
+                           f"({low[k]:.3f} to {high[k]:.3f})")
+    distance = float(_nearest_distance(g, centred)[0])
+    if np.isfinite(g.max_distance) and distance > g.max_distance:
+        reasons.append(f"the model's features put it farther from every training photo ({distance:.3f}) than any "
+                       f"of the data's own photos is from its nearest one ({g.max_distance:.3f})")
+    return FaceCheck(not reasons, tuple(reasons), distance, g.max_distance)
 
 
 def gallery_from_embeddings(embeddings: np.ndarray, train: np.ndarray, identities: np.ndarray) -> Gallery:
@@ -263,10 +329,14 @@ def _youden_threshold(genuine: np.ndarray, impostor: np.ndarray) -> float:
 def match_people(model: nn.Module, image: np.ndarray, exp: Experiment, top_k: int = 3) -> MatchResult:
     """The `top_k` enrolled people nearest to the upload by cosine similarity of `model`'s embedding (the upload
     preprocessed exactly as the dataset's photos) to each person's mean training embedding; `enrolled` says
-    whether the best one reaches the threshold calibrated on the data (see `_calibrate`)."""
+    whether the upload passed the face check (`FaceCheck`) and the best one reaches the threshold calibrated on
+    the data (see `_calibrate`). An upload that fails the face check must not be matched to anyone: its
+    nearest people are still listed, for reference only."""
     g = enrolment(model, exp)
     x = to_square_tensor(image, exp.image_size).unsqueeze(0)
-    e = g.centre(embed(model, x, exp.device))[0]
+    centred = g.centre(embed(model, x, exp.device))
+    face = face_check(g, x, centred)
+    e = centred[0]
     sims = g.centroids @ e
     matches = []
     for p in np.argsort(-sims, kind="stable")[:top_k]:
@@ -275,5 +345,5 @@ def match_people(model: nn.Module, image: np.ndarray, exp: Experiment, top_k: in
         identity = int(g.people[p])
         matches.append(PersonMatch(identity, exp.dataset.identity_names[identity], float(sims[p]), photo))
     threshold = g.calibration.threshold
-    enrolled = bool(matches) and not np.isnan(threshold) and matches[0].similarity >= threshold
-    return MatchResult(matches, enrolled, threshold, g.calibration)
+    enrolled = face.passed and bool(matches) and not np.isnan(threshold) and matches[0].similarity >= threshold
+    return MatchResult(matches, enrolled, threshold, g.calibration, face)

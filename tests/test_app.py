@@ -133,12 +133,14 @@ def test_uploads_are_checked_matched_and_confirmed():
     assert shown.count("**In the training set**") >= 4  # s1/1 as PNG, CMYK, 16-bit (s1/1) and RGBA (s2/2) copies
     exp = experiment()
     noise = match_people(context.original_model(exp), np.asarray(Image.open(io.BytesIO(files[-1][1]))), exp)
-    assert ("**Not enrolled**" in shown) == (not noise.enrolled)
+    assert not noise.face.passed and not noise.enrolled
+    assert sum("Not a face photo like the training photos" in w.value for w in at.warning) == 1  # the noise
+    assert "must first pass a **face check**" in shown
+    assert not any(c.value for c in at.checkbox)  # nothing is ticked for the user
     ticks = [c for c in at.checkbox if c.label.startswith("Forget s1 (training photo s1/1 is this very photo)")]
-    assert ticks and all(c.value for c in ticks)
-    for other in at.checkbox:  # confirm s1 only
-        if not other.label.startswith("Forget s1 "):
-            other.uncheck()
+    assert ticks
+    for tick in ticks:  # the user confirms s1 only
+        tick.check()
     at.run()
     button(at, "Add the ticked ones").click().run()
     assert at.session_state[CURRENT].spec == "people:0,2,7,13,19,24,29,34,38"

@@ -103,11 +103,32 @@ def test_held_out_photos_match_their_person_well_above_chance(tiny_exp, original
     assert np.mean((top3 == ds.identities[held_out, None]).any(axis=1)) > 0.4  # chance is 3 / 40
 
 
-def test_random_noise_is_not_enrolled(tiny_exp, original):
+def gradient(height: int = 112, width: int = 92) -> np.ndarray:
+    """A colour gradient: what matched an enrolled person at 0.71 before the face check."""
+    y, x = np.mgrid[0:height, 0:width]
+    return np.stack([x * 255 // width, y * 255 // height, (x + y) * 255 // (width + height)], axis=2).astype(np.uint8)
+
+
+def test_noise_and_gradients_fail_the_face_check_and_are_not_enrolled(tiny_exp, original):
     rng = np.random.default_rng(1)
-    for shape in ((112, 92), (64, 64, 3)):
-        result = match_people(original, rng.integers(0, 256, shape, dtype=np.uint8), tiny_exp)
-        assert not result.enrolled and result.matches[0].similarity < result.threshold
+    tiff = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (112, 92, 3), dtype=np.uint8)).save(tiff, "TIFF")
+    fakes = {"grey noise": rng.integers(0, 256, (112, 92), dtype=np.uint8),
+             "colour noise": rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+             "noise TIFF": read_upload("noise.tiff", tiff.getvalue()),
+             "colour gradient": gradient(), "flat grey": np.full((112, 92), 128, np.uint8)}
+    for name, image in fakes.items():
+        result = match_people(original, image, tiny_exp)
+        assert not result.face.passed and result.face.reasons, name
+        assert not result.enrolled, name
+
+
+def test_every_held_out_photo_of_the_built_in_faces_passes_the_face_check(tiny_exp, original):
+    ds = tiny_exp.dataset
+    for index in ds.indices("test"):
+        result = match_people(original, as_upload(ds.load_image(int(index))), tiny_exp)
+        assert result.face.passed, (ds.sample_ids[index], result.face.reasons)
+        assert result.face.distance <= result.face.max_distance
 
 
 def test_gallery_is_cached_per_model(tiny_exp, original):
