@@ -3,7 +3,8 @@ in the browser session, the experiment they make, and the objects every browser 
 with its single compute slot, the run store, loaded baseline models)."""
 from __future__ import annotations
 
-import uuid
+import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,13 +18,14 @@ from mu_core.experiment import Experiment
 from mu_core.jobs import JobRunner
 from mu_core.pipeline import Scored, score_baselines
 from mu_core.settings import Settings, experiment, settings
-from mu_core.store import RunStore
+from mu_core.store import RunStore, StoreError
 
 # Session-state keys shared by the sidebar and the pages.
 DATASET, DATA_DIR, SCENARIO, SEED = "sb_dataset", "sb_data_dir", "sb_scenario", "sb_seed"
 LOADED_DIR = "loaded_data_dir"
 FORGET = "forget_specs"
 OWNER = "owner"
+OWNER_PARAM = "me"
 COMPARE_RUNS = "compare_runs"
 
 
@@ -54,10 +56,22 @@ class Current:
 
 
 def owner() -> str:
-    """An id of this browser session (jobs are labelled with it)."""
-    if OWNER not in st.session_state:
-        st.session_state[OWNER] = uuid.uuid4().hex[:8]
-    return st.session_state[OWNER]
+    """Who this browser tab is, for its jobs: only the owner of a job may cancel it.
+
+    A Streamlit session ends with a page reload, so an id kept in the session alone would make a user's running
+    job someone else's after a reload. The id is a random token kept both in the session and in the page's
+    address (`?me=...`): a reload keeps the address, so the new session takes the token back. Streamlit cannot
+    set cookies, and the headers and IP address are shared by every tab (and, behind a proxy, by every user), so
+    the address is the one place in the browser that a reload keeps. A link copied with the token carries the
+    right to cancel its owner's jobs, and nothing else."""
+    token = st.session_state.get(OWNER)
+    if token is None:
+        given = st.query_params.get(OWNER_PARAM, "")
+        token = given if re.fullmatch(r"[0-9a-f]{16}", given) else secrets.token_hex(8)
+        st.session_state[OWNER] = token
+    if st.query_params.get(OWNER_PARAM) != token:
+        st.query_params[OWNER_PARAM] = token
+    return token
 
 
 @st.cache_resource(show_spinner=False)
@@ -68,13 +82,34 @@ def runner() -> JobRunner:
 
 @st.cache_resource(show_spinner=False)
 def _store(root: str) -> RunStore:
-    store = RunStore(Path(root))
-    store.mark_interrupted()  # runs left "running" by a previous process of the app
-    return store
+    return RunStore(Path(root))
 
 
 def store() -> RunStore:
-    return _store(str(settings().runs))
+    """The run store. One that cannot be written (damaged, read-only) is opened afresh on every call, so that
+    the app sees it as soon as the user has fixed it."""
+    cached = _store(str(settings().runs))
+    return cached if cached.writable else RunStore(cached.root)
+
+
+def runs(status: str | None = None, dataset: str | None = None) -> list[dict]:
+    """Stored runs (`RunStore.list`); none, with the reason shown, when the store cannot be read."""
+    current = store()
+    try:
+        return current.list(status, dataset)
+    except StoreError as e:
+        if current.problem is None:  # else the banner already says it
+            st.error(str(e), icon=":material/error:")
+        return []
+
+
+def store_banner() -> None:
+    """Say on every page when runs cannot be stored or read, and why."""
+    current = store()
+    if current.damaged:
+        st.error(current.damaged, icon=":material/database:")
+    elif current.read_only:
+        st.warning(f"**Read-only mode.** {current.read_only}", icon=":material/lock:")
 
 
 def dataset(name: str, data_dir: str | None) -> Dataset:

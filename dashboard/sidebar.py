@@ -74,7 +74,7 @@ def _baselines(cur: context.Current) -> None:
                     f"{text}: {'trained' if ready[name] else 'not trained yet'}")
     job = tasks.baseline_job(cur.exp)
     if job is not None and not job.is_finished:
-        tasks.watch(job.id)
+        tasks.watch(job.id, cancel_key=f"cancel.baselines.{job.id}")
         return
     if job is not None and job.status != "done":
         tasks.show_job(job)  # why the last training stopped
@@ -89,8 +89,9 @@ def render() -> context.Current | None:
     """Prepare the shared objects and draw the sidebar; returns what the pages work on (also kept in
     st.session_state[CURRENT]), or None when no dataset is usable."""
     st.session_state[CURRENT] = None
+    context.owner()  # keeps this tab's owner token in the address, so that a reload keeps its jobs
+    context.store_banner()
     try:
-        context.store()  # the first call in this process marks runs left "running" by a previous one as interrupted
         tasks.first_start_job()
     except MUError as e:
         st.error(str(e))

@@ -13,9 +13,12 @@ from mu_core.jobs import Job
 from mu_core.methods import get_method
 from mu_core.pipeline import execute_run, score_baselines
 from mu_core.settings import Settings, experiment, settings
+from mu_core.store import StoreError
 
 POLL_S = 1.0
 SEEN = "finished_jobs_seen"
+FIRST_START = "first start"  # the owner of the baselines trained on a fresh machine
+BASELINES, UNLEARN = "baselines", "unlearn"  # job kinds
 STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "done": ":material/check_circle:",
                 "failed": ":material/error:", "cancelled": ":material/cancel:"}
 
@@ -40,7 +43,7 @@ def submit_baselines(exp: Experiment, owner: str) -> str:
     def train(progress, cancel) -> None:
         score_baselines(exp, progress, cancel)  # the models stay cached on disk, not in the job
 
-    job_id = context.runner().submit(f"Train Original and Retrained ({describe(exp)})", train, owner)
+    job_id = context.runner().submit(f"Train Original and Retrained ({describe(exp)})", train, owner, BASELINES)
     jobs[key] = job_id
     return job_id
 
@@ -53,14 +56,27 @@ def baseline_job(exp: Experiment) -> Job | None:
 
 def submit_unlearn(exp: Experiment, method: str, overrides: dict, owner: str) -> str:
     """Queue an unlearning run: train any missing baseline first, then run, evaluate and store the method.
-    The job's result is the run id."""
+    The job's result is the run id. Raises StoreError, before queueing anything, when the run could not be
+    stored."""
     store = context.store()
+    if not store.writable:
+        raise StoreError(f"Cannot launch: the run could not be stored. {store.problem}")
 
     def run(progress, cancel) -> str:
         baselines = score_baselines(exp, progress, cancel)
         return execute_run(exp, method, overrides, baselines, store, progress, cancel)[0]
 
-    return context.runner().submit(f"{get_method(method).title} ({describe(exp)})", run, owner)
+    return context.runner().submit(f"{get_method(method).title} ({describe(exp)})", run, owner, UNLEARN)
+
+
+def unlearn_jobs(owner: str) -> list[Job]:
+    """The unlearning jobs of `owner`, oldest first (they outlive a page reload: see context.owner)."""
+    return context.runner().owned(owner, UNLEARN)
+
+
+def may_cancel(job: Job, owner: str) -> bool:
+    """A user cancels their own jobs; the training started on a fresh machine belongs to no one, so anyone may."""
+    return job.owner in (owner, FIRST_START)
 
 
 @st.cache_resource(show_spinner=False)
@@ -70,7 +86,7 @@ def first_start(env: Settings) -> str | None:
     exp = experiment()
     if is_cached(exp, "original"):
         return None
-    return submit_baselines(exp, "first start")
+    return submit_baselines(exp, FIRST_START)
 
 
 def first_start_job() -> str | None:
@@ -109,8 +125,10 @@ def show_job(job: Job, cancel_key: str | None = None) -> None:
         st.warning(f"**{job.label}** was cancelled. {job.error or ''}", icon=":material/cancel:")
     else:
         st.error(f"**{job.label}** failed: {job.error}", icon=":material/error:")
-    if cancel_key and not job.is_finished and not job.cancel_requested:
-        st.button("Cancel", key=cancel_key, icon=":material/stop_circle:", on_click=runner.cancel, args=(job.id,))
+    me = context.owner()
+    if cancel_key and not job.is_finished and not job.cancel_requested and may_cancel(job, me):
+        st.button("Cancel", key=cancel_key, icon=":material/stop_circle:", on_click=runner.cancel,
+                  args=(job.id, job.owner))
 
 
 def _watched(job_id: str, cancel_key: str | None) -> None:
@@ -143,12 +161,16 @@ def _queue() -> None:
         st.caption("Compute slot: free.")
         return
     me = context.owner()
-    lines = []
+    st.markdown("**Compute queue** (one job at a time):")
     for i, job in enumerate(jobs):
-        whose = "yours" if job.owner == me else ("first start" if job.owner == "first start" else "another user")
+        whose = "yours" if job.owner == me else (FIRST_START if job.owner == FIRST_START else "another user")
         state = "running" if i == 0 and job.status == "running" else f"queued #{i}"
-        lines.append(f"- {STATUS_ICONS.get(job.status, '')} {job.label} ({state}, {whose})")
-    st.markdown("**Compute queue** (one job at a time):\n" + "\n".join(lines))
+        st.markdown(f"{STATUS_ICONS.get(job.status, '')} {job.label} ({state}, {whose})")
+        if job.cancel_requested:
+            st.caption("Cancelling...")
+        elif may_cancel(job, me):
+            st.button("Cancel", key=f"queue.cancel.{job.id}", icon=":material/stop_circle:", help=job.label,
+                      on_click=context.runner().cancel, args=(job.id, job.owner))
 
 
 def queue_view() -> None:

@@ -34,6 +34,7 @@ class Job:
     id: str
     label: str
     owner: str
+    kind: str  # what the job does, for its owner's views ("baselines", "unlearn"; "" when not said)
     status: str  # queued | running | done | failed | cancelled
     progress: Progress | None
     result: Any
@@ -77,10 +78,10 @@ class JobRunner:
         self._worker = threading.Thread(target=self._serve, name="mu-jobs", daemon=True)
         self._worker.start()
 
-    def submit(self, label: str, fn: JobFn, owner: str = "") -> str:
+    def submit(self, label: str, fn: JobFn, owner: str = "", kind: str = "") -> str:
         """Queue `fn`; returns the job id."""
-        job = Job(id=uuid.uuid4().hex[:12], label=label, owner=owner, status=QUEUED, progress=None, result=None,
-                  error=None, created=time.time(), started=None, finished=None, fn=fn)
+        job = Job(id=uuid.uuid4().hex[:12], label=label, owner=owner, kind=kind, status=QUEUED, progress=None,
+                  result=None, error=None, created=time.time(), started=None, finished=None, fn=fn)
         with self._changed:
             self._jobs[job.id] = job  # dicts keep insertion order: the order of submission
             self._pending.append(job.id)
@@ -92,13 +93,14 @@ class JobRunner:
             job = self._jobs.get(job_id)
             return self._snapshot(job) if job else None
 
-    def cancel(self, job_id: str) -> None:
+    def cancel(self, job_id: str, owner: str | None = None) -> bool:
         """A queued job is removed from the queue at once; a running one is asked to stop (its flag is set).
-        Unknown or finished jobs are left as they are."""
+        With `owner`, only a job of that owner is cancelled. Unknown or finished jobs, and jobs of another owner,
+        are left as they are. Returns whether the job was cancelled or asked to stop."""
         with self._changed:
             job = self._jobs.get(job_id)
-            if job is None or job.is_finished:
-                return
+            if job is None or job.is_finished or (owner is not None and job.owner != owner):
+                return False
             if job.status == QUEUED:
                 self._pending.remove(job_id)
                 self._end(job, CANCELLED, None, "Cancelled before it started.")
@@ -106,6 +108,7 @@ class JobRunner:
                 job.cancel_requested = True
                 job.flag.set()
             self._changed.notify_all()
+            return True
 
     def queue(self) -> list[Job]:
         """The running job first (if any), then the queued ones in order."""
@@ -125,6 +128,12 @@ class JobRunner:
         with self._changed:
             newest = list(self._jobs.values())[::-1]
             return [self._snapshot(j) for j in newest[:max(0, limit)]]
+
+    def owned(self, owner: str, kind: str | None = None) -> list[Job]:
+        """The jobs of `owner` (of `kind` when given) still remembered, in the order they were submitted."""
+        with self._changed:
+            return [self._snapshot(j) for j in self._jobs.values()
+                    if j.owner == owner and (kind is None or j.kind == kind)]
 
     def wait(self, job_id: str, timeout: float | None = None) -> Job | None:
         """Block until the job has finished (or `timeout` seconds passed); returns its snapshot."""

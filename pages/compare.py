@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard import context, gallery, results, sidebar, thumbs
 from mu_core import metrics, plots
+from mu_core.store import RunDamaged
 
 cur = sidebar.active()
 st.title(":material/compare: Compare")
@@ -16,8 +17,13 @@ if base is None:
             "(or launch a run, which trains them first).", icon=":material/info:")
     st.stop()
 
-runs = [r for r in context.store().list(status="done", dataset=cur.dataset.name)
-        if r["scenario"] == cur.choice.scenario and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
+finished = [r for r in context.runs(status="done", dataset=cur.dataset.name)
+            if r["scenario"] == cur.choice.scenario and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
+for run in finished:
+    if run["damaged"]:
+        st.warning(f"{results.run_label(run)} is damaged and cannot be compared: {run['damaged']}.",
+                   icon=":material/broken_image:")
+runs = [r for r in finished if not r["damaged"]]
 by_id = {r["id"]: r for r in runs}
 st.session_state[context.COMPARE_RUNS] = [i for i in st.session_state.get(context.COMPARE_RUNS, list(by_id)[:1])
                                           if i in by_id]
@@ -27,7 +33,14 @@ picked = st.multiselect("Runs to compare (finished runs on this forget set and s
 if not runs:
     st.caption("No finished run on this forget set yet: launch one on the Unlearn page. Meanwhile, the baselines:")
 
-rows = results.baseline_rows(base) + results.run_rows([by_id[i] for i in picked])
+rows, outputs = [], {}
+for row in results.baseline_rows(base) + results.run_rows([by_id[i] for i in picked]):
+    try:
+        outputs[row["label"]] = results.outputs_of(row, base)
+    except RunDamaged as e:
+        st.warning(str(e), icon=":material/broken_image:")
+    else:
+        rows.append(row)
 scenario_kind = cur.dataset.scenarios[cur.choice.scenario].kind
 lam = st.slider("NoMUS λ (weight of utility against forgetting)", 0.0, 1.0, 0.5, 0.05)
 
@@ -38,7 +51,6 @@ st.caption("**MIA accuracy** is the attack's accuracy (0.5 = it cannot tell forg
            "The attack runs on few photos: read it with its spread and sample sizes, against Retrained.")
 st.plotly_chart(plots.nomus_parts(rows, lam), key="nomus")
 
-outputs = {row["label"]: results.outputs_of(row, base) for row in rows}
 st.subheader("Loss distributions: forgotten vs unseen photos")
 st.caption("A model that forgot treats its forgotten training photos like photos it never saw: the two "
            "histograms overlap, as they do for Retrained.")

@@ -27,19 +27,26 @@ if st.session_state.pop(GOTO, False):
     st.switch_page("pages/compare.py")
 cur = sidebar.active()
 st.title(":material/history: Runs")
-everything = context.store().list()
+everything = context.runs()
 here = [r for r in everything if r["dataset"] == cur.dataset.name and r["scenario"] == cur.choice.scenario
         and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
+usable = [r for r in here if r["status"] == "done" and not r["damaged"]]
 st.caption(f"{len(everything)} runs stored in `{context.store().db}` (they survive restarts of the app).")
+damaged = [r for r in everything if r["damaged"]]
+if damaged:
+    st.warning(f"{len(damaged)} damaged run(s), listed as **damaged** in the history and left out of the "
+               "leaderboard and Compare; the other runs are unaffected.", icon=":material/broken_image:")
 
 
 def runs_table(runs: list[dict]) -> pd.DataFrame:
     return pd.DataFrame([{
-        "Run": r["id"], "Label": results.run_label(r), "Started": results.run_time(r), "Status": r["status"],
+        "Run": r["id"], "Label": results.run_label(r), "Started": results.run_time(r),
+        "Status": "damaged" if r["damaged"] else r["status"],
         "Method": r["method"], "Dataset": r["dataset"], "Scenario": r["scenario"], "Forget": r["forget"],
         "Seed": r["seed"],
         **{title: (r["result"] or {}).get("metrics", {}).get(key) for key, title in METRICS.items()},
-        "Seconds": (r["result"] or {}).get("seconds"), "Message": r["message"] or "",
+        "Seconds": (r["result"] or {}).get("seconds"),
+        "Message": f"Damaged: {r['damaged']}." if r["damaged"] else r["message"] or "",
         "Hyperparameters": json.dumps(r["hparams"]),
     } for r in runs], columns=["Run", "Label", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
                                *METRICS.values(), "Seconds", "Message", "Hyperparameters"])
@@ -49,7 +56,7 @@ number = {title: st.column_config.NumberColumn(title, format="%.3f") for title i
 number["Seconds"] = st.column_config.NumberColumn("Seconds", format="%.1f")
 
 st.subheader("Leaderboard on this forget set")
-board = runs_table([r for r in here if r["status"] == "done"]).sort_values("Gap to Retrained").reset_index(drop=True)
+board = runs_table(usable).sort_values("Gap to Retrained").reset_index(drop=True)
 board.insert(0, "Rank", range(1, len(board) + 1))
 if board.empty:
     st.info(f"No finished run on the sidebar's forget set `{cur.spec}` (seed {cur.choice.seed}) yet: launch one on "
@@ -62,7 +69,7 @@ else:
                      **number, "Hyperparameters": st.column_config.TextColumn("Hyperparameters", width="large")})
 
 base = context.baselines(cur.exp) if cur.exp is not None else None
-rows = results.run_rows([r for r in here if r["status"] == "done"])
+rows = results.run_rows(usable)
 if base is not None and rows:
     st.subheader("Trade-offs on this forget set")
     everyone = results.baseline_rows(base) + rows
@@ -88,6 +95,8 @@ if shown:
                           format_func=lambda i: f"{results.run_label(by_id[i])} · {by_id[i]['status']} · "
                                                 f"{results.run_time(by_id[i])}")
     run = by_id[run_id]
+    if run["damaged"]:
+        st.warning(f"This run is damaged: {run['damaged']}.", icon=":material/broken_image:")
     if run["audit"]:
         audit = run["audit"]
         st.markdown(f"**{results.run_label(run)}** (run `{run_id}`) forgot **{len(audit['forgotten'])} photos** "
@@ -97,7 +106,7 @@ if shown:
         with st.container(horizontal=True):
             st.download_button("Download the audit record", json.dumps(audit, indent=2, default=float),
                                file_name=f"audit-{run_id}.json", mime="application/json", icon=":material/verified:")
-            if run["dataset"] == cur.dataset.name:
+            if run["dataset"] == cur.dataset.name and not run["damaged"]:
                 st.button("Open in Compare", icon=":material/compare:", on_click=compare, args=(cur.choice, run))
         with st.expander("The whole record"):
             st.json(audit, expanded=1)

@@ -5,8 +5,6 @@ from dashboard import context, hparams, results, sidebar, tasks
 from mu_core.errors import MUError
 from mu_core.methods import REGISTRY
 
-JOBS = "unlearn_jobs"
-
 
 cur = sidebar.active()
 st.title(":material/auto_fix_high: Unlearn")
@@ -37,21 +35,25 @@ if launch:
     else:
         try:
             method.resolve(values, cur.dataset.name, cur.choice.scenario)
-            job_id = tasks.submit_unlearn(cur.exp, name, values, context.owner())
+            tasks.submit_unlearn(cur.exp, name, values, context.owner())
         except MUError as e:
             st.error(str(e), icon=":material/error:")
         else:
-            st.session_state.setdefault(JOBS, []).append(job_id)
             st.rerun()  # the sidebar's queue shows the new job too
 
-mine = [job for job in (context.runner().get(j) for j in st.session_state.get(JOBS, [])) if job is not None]
+mine = tasks.unlearn_jobs(context.owner())
 if mine:
-    st.subheader("Your runs in this session")
+    st.subheader("Your runs")
     latest = mine[-1]
     tasks.watch(latest.id, cancel_key=f"cancel.{latest.id}")
     for job in reversed(mine):
         if job.status == "done":
-            run = context.store().get(job.result)
+            try:
+                run = context.store().get(job.result)
+            except MUError:
+                run = None  # the banner says why the store cannot be read
+            if run is None:
+                continue
             if st.button(f"Open {results.run_label(run)} in Compare", key=f"open.{job.id}", icon=":material/compare:",
                          help=f"{job.label}, stored as run {job.result}"):
                 st.session_state[context.COMPARE_RUNS] = [job.result]

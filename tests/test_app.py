@@ -3,10 +3,13 @@ process-wide runner; the tests wait for them through it, since AppTest does not 
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 from dashboard import context, tasks
 from dashboard.sidebar import CURRENT
@@ -14,9 +17,11 @@ from mu_core.data import load_dataset
 from mu_core.data.orl import DEFAULT_PEOPLE
 from mu_core.matching import match_people
 from mu_core.methods import REGISTRY, HParam, Method
+from mu_core.pipeline import execute_run
 from mu_core.settings import experiment
 from mu_core.store import RunStore
-from tests.appkit import app_env, assert_clean, button, finished, open_app, texts, wait_until  # noqa: F401
+from tests.appkit import (APP, ROOT, SCRIPT_TIMEOUT, app_env, assert_clean, button, finished,  # noqa: F401
+                          open_app, texts, wait_until)
 from tests.test_uploads import encode, png_header_claiming
 
 pytestmark = pytest.mark.usefixtures("app_env")
@@ -38,7 +43,7 @@ def launch(at, method: str = "finetune", **values) -> str:
         hparam_widget(at, method, name).set_value(value)
     button(at, "Launch").click().run()
     assert_clean(at)
-    return at.session_state["unlearn_jobs"][-1]
+    return tasks.unlearn_jobs(at.session_state[context.OWNER])[-1].id
 
 
 def test_forget_set_gallery_shows_people_with_counts_and_credit():
@@ -68,7 +73,7 @@ def test_picking_a_person_updates_counts_and_baseline_state_then_clear_blocks_la
     at.switch_page("pages/unlearn.py").run()
     button(at, "Launch").click().run()
     assert any("Cannot launch: Nothing is selected to forget" in e.value for e in at.error)
-    assert "unlearn_jobs" not in at.session_state
+    assert tasks.unlearn_jobs(at.session_state[context.OWNER]) == []
 
 
 def test_photos_scenario_selects_single_photos():
@@ -91,7 +96,7 @@ def test_the_sidebar_trains_missing_baselines_in_the_background():
     job_id = job.id
     assert job.label.startswith("Train Original and Retrained") and not job.is_finished
     assert "Compute queue" in texts(at)
-    context.runner().cancel(job_id)  # training itself is covered by the engine's tests
+    button(at, "Cancel").click().run()  # its owner can cancel it; training itself is covered by the engine's tests
     assert finished(job_id).status == "cancelled"
     at.run()
     assert "was cancelled" in texts(at)
@@ -258,16 +263,74 @@ def test_runs_page_lists_every_run_with_leaderboard_exports_and_audit():
     assert at.session_state[context.COMPARE_RUNS] == [done["id"]]
 
 
-def test_the_app_marks_runs_left_running_by_a_previous_process_interrupted(monkeypatch, tmp_path):
+def test_the_app_marks_runs_left_running_by_a_process_that_is_gone_interrupted(monkeypatch, tmp_path):
     monkeypatch.setenv("MU_RUNS", str(tmp_path))
-    run_id = RunStore(tmp_path).start("orl", "person", DEFAULT_PEOPLE, 0, "finetune", {"epochs": 2})
+    starter = (f"from mu_core.store import RunStore; print(RunStore({str(tmp_path)!r}).start('orl', 'person', "
+               f"{DEFAULT_PEOPLE!r}, 0, 'finetune', {{'epochs': 2}}))")
+    done = subprocess.run([sys.executable, "-c", starter], capture_output=True, text=True, cwd=ROOT, check=True)
+    run_id = done.stdout.strip()  # left "running" by a process that has exited
     partial = tmp_path / "artifacts" / f"{run_id}.tmp"
     partial.mkdir(parents=True)
     at = open_app("runs")
     assert not partial.exists()
     history = at.dataframe[-1].value
     assert list(history["Status"]) == ["interrupted"]
-    assert "The app stopped while this run was in progress" in texts(at)
+    assert "stopped before the run finished" in texts(at)
+
+
+def test_a_reload_keeps_your_job_yours_and_cancellable():
+    at = open_app("unlearn")
+    job_id = launch(at, epochs=20, batch_size=8)
+    token = at.query_params[context.OWNER_PARAM]
+    reloaded = AppTest.from_file(APP, default_timeout=SCRIPT_TIMEOUT)
+    reloaded.query_params[context.OWNER_PARAM] = token  # a reload keeps the address
+    reloaded.run()
+    reloaded.switch_page("pages/unlearn.py").run()
+    assert_clean(reloaded)
+    assert "(running, yours)" in texts(reloaded) or "(queued #" in texts(reloaded)
+    stranger = open_app("unlearn")
+    assert "another user" in texts(stranger)
+    assert not [b for b in stranger.button if b.label == "Cancel"]
+    button(reloaded, "Cancel").click().run()
+    assert finished(job_id).status == "cancelled"
+
+
+def test_a_read_only_store_shows_a_banner_and_a_launch_says_why(monkeypatch, tmp_path):
+    (tmp_path / "a-file").write_text("x")
+    monkeypatch.setenv("MU_RUNS", str(tmp_path / "a-file" / "runs"))  # cannot be created, whoever runs the test
+    at = open_app("runs")
+    assert any("Read-only mode" in w.value and "cannot be written" in w.value for w in at.warning)
+    at.switch_page("pages/unlearn.py").run()
+    button(at, "Launch").click().run()
+    assert_clean(at)
+    assert any("Cannot launch: the run could not be stored" in e.value for e in at.error)
+    assert tasks.unlearn_jobs(at.session_state[context.OWNER]) == []
+
+
+def test_a_damaged_database_is_explained_and_kept(monkeypatch, tmp_path):
+    db = tmp_path / "runs.sqlite"
+    db.write_bytes(b"not a database" * 300)
+    monkeypatch.setenv("MU_RUNS", str(tmp_path))
+    for page in ("forget_set", "unlearn", "compare", "runs"):
+        at = open_app(page)
+        assert any(str(db) in e.value and "move it aside" in e.value for e in at.error), page
+    assert db.read_bytes() == b"not a database" * 300
+
+
+def test_a_damaged_run_is_listed_as_damaged_and_the_others_stay_usable(monkeypatch, tmp_path, tiny_baselines):
+    monkeypatch.setenv("MU_RUNS", str(tmp_path))
+    store = RunStore(tmp_path)
+    broken, intact = (execute_run(experiment(), "finetune", QUICK, tiny_baselines, store)[0] for _ in range(2))
+    (store.artifact_dir(broken) / "outputs.npz").unlink()
+    at = open_app("runs")
+    history = at.dataframe[-1].value.set_index("Run")
+    assert history.loc[broken, "Status"] == "damaged" and "outputs" in history.loc[broken, "Message"]
+    assert history.loc[intact, "Status"] == "done"
+    assert list(at.dataframe[0].value["Label"]) == [f"Fine-tuning #{intact[-6:]}"]  # the leaderboard
+    at.switch_page("pages/compare.py").run()
+    assert_clean(at)
+    assert any(f"#{broken[-6:]} is damaged" in w.value for w in at.warning)
+    assert f"Fine-tuning #{intact[-6:]}" in list(at.dataframe[0].value.columns)
 
 
 def test_a_data_folder_outside_the_allowed_roots_is_refused(monkeypatch, tmp_path):

@@ -130,3 +130,16 @@ def test_snapshots_are_copies(runner):
     snapshot = runner.get(job_id)
     snapshot.status = "tampered"
     assert runner.wait(job_id, TIMEOUT).status == "done"
+
+
+def test_only_the_owner_cancels_and_sees_their_jobs_by_kind(runner):
+    started, release = threading.Event(), threading.Event()
+    mine = runner.submit("mine", blocker(started, release), owner="alice", kind="unlearn")
+    queued = runner.submit("queued", lambda p, c: None, owner="alice", kind="baselines")
+    assert started.wait(TIMEOUT)
+    assert [j.id for j in runner.owned("alice")] == [mine, queued]
+    assert [j.id for j in runner.owned("alice", "unlearn")] == [mine] and runner.owned("bob") == []
+    assert runner.cancel(mine, owner="bob") is False and not runner.get(mine).cancel_requested
+    assert runner.cancel(queued, owner="alice") is True and runner.get(queued).status == "cancelled"
+    assert runner.cancel(mine, owner="alice") is True
+    assert runner.wait(mine, TIMEOUT).status == "cancelled"
