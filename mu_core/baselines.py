@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import torch.nn as nn
 
+from mu_core.compute import training_flops
 from mu_core.errors import CheckpointError
 from mu_core.evaluation import evaluate, model_metrics
 from mu_core.experiment import Experiment
@@ -68,7 +69,22 @@ def _train(exp: Experiment, name: str, progress, cancel, notes: list[str]) -> Ba
     started = time.perf_counter()
     fit(model, x, y, exp.recipe, exp.dataset.kind, generator=generator, device=exp.device, progress=progress,
         cancel=cancel, stage=f"Training {name.capitalize()}")
-    return _store(exp, name, model, time.perf_counter() - started, split, notes)
+    seconds = time.perf_counter() - started
+    return _store(exp, name, model, seconds, split, notes, {"flops": _recipe_flops(exp, split)})
+
+
+def _recipe_flops(exp: Experiment, split: str) -> int:
+    return training_flops(exp.recipe, len(getattr(exp.splits, split)), exp.dataset.num_classes, exp.dataset.kind)
+
+
+def baseline_flops(exp: Experiment, baseline: Baseline) -> int | None:
+    """FLOPs of training a baseline: stored in its checkpoint, or counted from the recipe for a checkpoint stored
+    before FLOPs were counted; None for an imported Original (its training is unknown)."""
+    if "flops" in baseline.meta:
+        return int(baseline.meta["flops"])
+    if baseline.name == "original" and exp.original is not None:
+        return None
+    return _recipe_flops(exp, baseline.meta.get("trained_on", "train" if baseline.name == "original" else "retain"))
 
 
 def _import(exp: Experiment, notes: list[str]) -> Baseline:

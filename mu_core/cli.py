@@ -14,7 +14,7 @@ from mu_core.experiment import Experiment, build_experiment
 from mu_core.models import atomic_write
 from mu_core.methods import REGISTRY, get_method
 from mu_core.pipeline import execute_run, run_method, score_baselines
-from mu_core.report import format_table, summary_table, to_csv
+from mu_core.report import format_table, format_verdict, summary_table, to_csv
 from mu_core.store import RunStore
 from mu_core.training import Progress
 
@@ -113,6 +113,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"seed {run['seed']}")
         rows = [run["result"]]
     print(format_table(rows))
+    if rows[0]["method"] != "retrained":
+        print(format_verdict(rows[0].get("verdict"), rows[0]["method"]))
     write_json(args.json, rows[0])
     return 0
 
@@ -146,6 +148,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     run_id, scored = execute_run(exp, args.method, overrides, baselines, RunStore(), ConsoleProgress())
     print(f"run {run_id} stored")
     print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
+    print(format_verdict(scored.result["verdict"], scored.result["method"]))
     write_json(args.json, scored.result)
     return 0
 
@@ -171,6 +174,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
             rows.append(run_method(exp, name, {}, baselines, ConsoleProgress()).result)
     table = summary_table(rows)
     print(table)
+    for row in rows:
+        if row["method"] != "retrained":
+            print(format_verdict(row.get("verdict"), f"{row['method']}, seed {row['seed']}"))
     write_json(args.json, {"rows": rows})
     if args.csv:
         atomic_write(Path(args.csv), lambda p: p.write_text(to_csv(rows)))

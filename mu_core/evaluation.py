@@ -27,6 +27,7 @@ class SplitOutputs:
     entropy: np.ndarray
     pred: np.ndarray
     correct: np.ndarray     # 0/1 (share of attributes right for multi-label)
+    features: np.ndarray    # float32 penultimate features (the input of the final `fc`), for identity checks
 
 
 @dataclass
@@ -40,23 +41,34 @@ class Evaluation:
 @torch.inference_mode()
 def forward_outputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str, device: torch.device,
                     batch_size: int = EVAL_BATCH) -> dict[str, np.ndarray]:
-    """Per-sample outputs of `model` on uint8 images `x` (eval mode, no augmentation)."""
+    """Per-sample outputs of `model` on uint8 images `x` (eval mode, no augmentation), with the penultimate
+    features caught on their way into the model's `fc` in the same forward pass."""
     model.eval().to(device)
     chunks = []
-    for start in range(0, len(x), batch_size):
-        logits = model(to_float(x[start:start + batch_size].to(device))).float()
-        target = y[start:start + batch_size].to(device)
-        p = probabilities(logits, kind)
-        if kind == "multilabel":
-            confidence = torch.where(logits > 0, p, 1 - p).mean(dim=1)
-            entropy = -(p * p.clamp_min(1e-12).log() + (1 - p) * (1 - p).clamp_min(1e-12).log()).mean(dim=1)
-        else:
-            confidence = p.max(dim=1).values
-            entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
-        chunks.append({"logits": logits, "loss": loss_per_sample(logits, target, kind), "confidence": confidence,
-                       "entropy": entropy, "pred": predictions(logits, kind),
-                       "correct": correctness(logits, target, kind)})
+    caught: list[torch.Tensor] = []
+    hook = model.fc.register_forward_pre_hook(lambda _module, inputs: caught.append(inputs[0]))
+    try:
+        for start in range(0, len(x), batch_size):
+            chunks.append(_outputs(model, x[start:start + batch_size], y[start:start + batch_size], kind, device))
+            chunks[-1]["features"] = torch.flatten(caught.pop(), 1).float()
+    finally:
+        hook.remove()
     return {k: torch.cat([c[k] for c in chunks]).cpu().numpy() for k in chunks[0]}
+
+
+def _outputs(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, kind: str, device: torch.device
+             ) -> dict[str, torch.Tensor]:
+    logits = model(to_float(xb.to(device))).float()
+    target = yb.to(device)
+    p = probabilities(logits, kind)
+    if kind == "multilabel":
+        confidence = torch.where(logits > 0, p, 1 - p).mean(dim=1)
+        entropy = -(p * p.clamp_min(1e-12).log() + (1 - p) * (1 - p).clamp_min(1e-12).log()).mean(dim=1)
+    else:
+        confidence = p.max(dim=1).values
+        entropy = -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+    return {"logits": logits, "loss": loss_per_sample(logits, target, kind), "confidence": confidence,
+            "entropy": entropy, "pred": predictions(logits, kind), "correct": correctness(logits, target, kind)}
 
 
 def evaluate(model: nn.Module, ds: Dataset, splits: Splits, device: torch.device, image_size: int) -> Evaluation:
@@ -94,7 +106,8 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
         "tpr_at_1pct_fpr": attack.tpr_at_1pct_fpr,
         "mia_n_members": attack.n_members,
         "mia_n_nonmembers": attack.n_nonmembers,
-        "mia_efficacy": M.mia_efficacy(ev["retain"].loss, test.loss, forget.loss),
+        "mia_efficacy": M.mia_efficacy(*(M.true_class_confidence(ev[s].logits, ev[s].labels)
+                                         for s in ("retain", "test", "forget"))),
         "forget_loss_mean": float(np.mean(forget.loss)),
         "unseen_loss_mean": float(np.mean(ev["unseen"].loss)),
     }

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mu_core.baselines import get_baseline
+from mu_core.baselines import baseline_flops, get_baseline
+from mu_core.compute import compute_ratio, count_flops
 from mu_core.errors import Cancelled, Diverged
 from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
@@ -19,6 +20,7 @@ from mu_core.models import clone, weights_sha256
 from mu_core.results import model_result
 from mu_core.store import RunStore
 from mu_core.training import CancelFlag, ProgressFn, Tracker, seed_everything
+from mu_core.verdict import basic_verdict, identity_metrics
 
 
 @dataclass
@@ -42,16 +44,35 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
     if notes is not None:
         notes.extend(n for b in baselines.values() for n in b.notes)
     retrain_seconds = baselines["retrained"].seconds
+    flops = {name: baseline_flops(exp, b) for name, b in baselines.items()}
     scored: dict[str, Scored] = {}
     for name in ("retrained", "original"):
         b = baselines[name]
         ev = evaluate(b.model, exp.dataset, exp.splits, exp.device, exp.image_size)
         retrained = scored["retrained"].metrics if name == "original" else None
-        metrics = model_metrics(ev, exp.dataset, retrained)
+        metrics = {**model_metrics(ev, exp.dataset, retrained),
+                   **evidence_metrics(exp, ev, flops[name], flops["retrained"])}
         hparams = {"recipe": exp.recipe.to_dict(), "trained_on": b.meta["trained_on"]}
         scored[name] = Scored(name, b.model, ev, model_result(name, hparams, exp.seed, b.seconds, retrain_seconds,
                                                               metrics, exp.original_source()))
-    return {"original": scored["original"], "retrained": scored["retrained"]}
+    original = scored["original"]
+    original.result["verdict"] = run_verdict(exp, original.evaluation, original.result, scored)
+    return {"original": original, "retrained": scored["retrained"]}
+
+
+def evidence_metrics(exp: Experiment, ev: Evaluation, flops: int | None, retrained_flops: int | None) -> dict:
+    """The metrics of design.md 5b that one evaluation gives (registry keys): identity in the features (person
+    scenarios), FLOPs and compute ratio. Unknown values are None, never NaN."""
+    identity = {k: (v if np.isfinite(v) else None) for k, v in
+                identity_metrics(ev, exp.dataset, exp.splits.scenario).items()}
+    return {**identity, "flops": flops, "compute_ratio": compute_ratio(flops, retrained_flops)}
+
+
+def run_verdict(exp: Experiment, ev: Evaluation, result: dict, baselines: dict[str, Scored]) -> dict:
+    """The basic-level verdict of a model (an unlearned one, or the Original as if it were one)."""
+    cost = {"compute_ratio": result["metrics"].get("compute_ratio"), "time_ratio": result.get("time_ratio")}
+    return basic_verdict(baselines["original"].evaluation, baselines["retrained"].evaluation, ev, exp.dataset,
+                         exp.splits.scenario, cost).to_dict()
 
 
 def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
@@ -66,20 +87,24 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     generator = seed_everything(exp.seed)
     ctx = UnlearnContext(exp, model, teacher, generator, Tracker(1, progress, cancel, method.title))
     started = time.perf_counter()
-    method.apply(ctx, hparams)
+    with count_flops() as flops:
+        method.apply(ctx, hparams)
     seconds = time.perf_counter() - started
     if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
         raise Diverged(f"{method.title} produced non-finite weights; nothing was stored.")
     model.eval()
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
-    metrics = model_metrics(ev, exp.dataset, baselines["retrained"].metrics)
+    metrics = {**model_metrics(ev, exp.dataset, baselines["retrained"].metrics),
+               **evidence_metrics(exp, ev, flops.total, baselines["retrained"].metrics.get("flops"))}
     result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics,
                           exp.original_source())
+    result["verdict"] = run_verdict(exp, ev, result, baselines)
     return Scored(method.name, model, ev, result)
 
 
 def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: str) -> dict:
-    """What was forgotten (sample ids and image hashes), how, and with what evidence."""
+    """What was asked to be forgotten (sample ids and image hashes), how, and with what evidence: the verdict
+    says whether it was (the "forgotten" list names the request, not the outcome)."""
     ds, forget = exp.dataset, exp.splits.forget
     return {
         "run_id": run_id, "dataset": ds.name, "dataset_fingerprint": ds.fingerprint(),
@@ -91,7 +116,8 @@ def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: s
         "method": scored.result["method"], "hparams": scored.result["hparams"], "seed": exp.seed,
         "original_fingerprint": exp.fingerprint("original"),
         "weights_sha256_before": weights_sha256(original), "weights_sha256_after": weights_sha256(scored.model),
-        "metrics": scored.metrics, "seconds": scored.result["seconds"], "time_ratio": scored.result["time_ratio"],
+        "metrics": scored.metrics, "verdict": scored.result.get("verdict"),
+        "seconds": scored.result["seconds"], "time_ratio": scored.result["time_ratio"],
         "device": str(exp.device),
     }
 

@@ -7,33 +7,25 @@ import json
 
 import numpy as np
 
-# (metric key, column heading) in the benchmark README's order, plus the extras of design.md section 8.
-COLUMNS = [
-    ("test_acc", "test acc"), ("top2_acc", "top-2"), ("forget_acc", "forget acc"),
-    ("unseen_acc", "unseen acc"), ("mia_accuracy", "MIA accuracy"), ("forgetting_score", "forgetting |MIA-0.5|"),
-    ("nomus", "NoMUS"), ("gap_to_retrained", "gap to Retrained"),
-]
-KEYS = [k for k, _ in COLUMNS] + ["seconds", "time_ratio"]
-HEADINGS = [h for _, h in COLUMNS] + ["seconds", "time ratio"]
+from mu_core.metric_registry import REGISTRY, TABLE_KEYS, value_of
+
+# The table columns, their headings and digits come from the metric registry.
+KEYS = list(TABLE_KEYS)
+HEADINGS = [REGISTRY[k].label for k in KEYS]
 
 
 def result_row(result: dict) -> dict:
-    """One flat row: method, seed, the scalar metrics of COLUMNS, seconds and time ratio."""
-    m = result["metrics"]
+    """One flat row: method, seed and the table's metrics (seconds and time ratio included)."""
     row = {"method": result["method"], "seed": result["seed"]}
-    row.update({key: m.get(key) for key, _ in COLUMNS})
-    row.update(seconds=result["seconds"], time_ratio=result["time_ratio"])
+    row.update({key: value_of(result, key) for key in KEYS})
     return row
-
-
-DIGITS = {"seconds": 1, "time_ratio": 3}  # every metric: 4
 
 
 def _fmt(value, key: str = "") -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return "-"
     if isinstance(value, float):
-        return f"{value:.{DIGITS.get(key, 4)}f}"
+        return f"{value:.{REGISTRY[key].digits if key in REGISTRY else 4}f}"
     return str(value)
 
 
@@ -93,3 +85,18 @@ def to_csv(results: list[dict]) -> str:
     for r in results:
         writer.writerow({**result_row(r), "hparams": json.dumps(r["hparams"])})
     return out.getvalue()
+
+
+CHECK_WORDS = {True: "pass", False: "FAIL", None: "n/a"}
+VERDICT_WORDS = {True: "FORGOTTEN", False: "NOT FORGOTTEN", None: "CANNOT TELL"}
+
+
+def format_verdict(verdict: dict | None, name: str = "") -> str:
+    """The verdict's summary line and one line per check (plain text, for the CLI)."""
+    if not verdict:
+        return f"verdict{' of ' + name if name else ''}: none (stored before verdicts existed)"
+    level = "basic level" if verdict["level"] == "basic" else f"reference bank of {verdict['n_models']}"
+    lines = [f"verdict{' of ' + name if name else ''} ({level}): {VERDICT_WORDS[verdict['forgotten']]}. "
+             f"{verdict['summary']}"]
+    lines += [f"  [{CHECK_WORDS[c['pass']]:>4}] {c['name']}: {c['text']}" for c in verdict["checks"]]
+    return "\n".join(lines)
