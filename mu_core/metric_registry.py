@@ -110,6 +110,10 @@ _ALL = [
              "floored at 1e-5); the 95th percentile over photos.", (split,), ("klom_bins",), E.klom)
       for split, noun in (("forget", "forgotten photos"), ("retain", "kept training photos"),
                           ("test", "test photos"))],
+    *[Metric(f"klom_{split}_floor", f"KLoM {split} noise floor", LOWER, "nats",
+             f"KLoM on the {split} split of one half of the Retrained models against the other half: the best a "
+             "method can be expected to reach with N/2 models per side.", (split,), ("klom_bins",), E.klom)
+      for split in ("forget", "retain", "test")],
 ]
 
 REGISTRY: dict[str, Metric] = {m.key: m for m in _ALL}

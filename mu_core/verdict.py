@@ -329,15 +329,19 @@ def membership_check(original: Evaluation, bank: BankEvidence | None) -> Check:
                  failure="an attack on each photo's confidence still tells the model from one that never saw it")
 
 
-def cost_check(cost: dict) -> Check:
-    compute, time_ratio = cost.get("compute_ratio"), cost.get("time_ratio")
+def _cost_phrase(cost: dict) -> str:
+    compute, time_ratio = _clean(cost.get("compute_ratio")), _clean(cost.get("time_ratio"))
     parts = []
     if compute is not None:
         parts.append(f"{100 * compute:.1f}% of the compute of retraining")
     if time_ratio is not None:
         parts.append(f"{100 * time_ratio:.1f}% of its wall time")
-    text = ("Cost: " + " and ".join(parts) if parts else "Cost unknown") + " (informs, does not decide)."
-    return Check("cost", None, {"compute_ratio": compute, "time_ratio": time_ratio}, 1.0, None, text,
+    return " and ".join(parts) if parts else "an unknown cost"
+
+
+def cost_check(cost: dict) -> Check:
+    value = {"compute_ratio": cost.get("compute_ratio"), "time_ratio": cost.get("time_ratio")}
+    return Check("cost", None, value, 1.0, None, f"Cost: {_cost_phrase(cost)} (informs, does not decide).",
                  applicable=False)
 
 
@@ -352,20 +356,20 @@ def _decide(checks: list[Check]) -> bool | None:
     return True
 
 
-def _summary(forgotten: bool | None, checks: list[Check], n_photos: int) -> str:
+def _summary(forgotten: bool | None, checks: list[Check], n_photos: int, cost: dict) -> str:
     photos = f"{n_photos} photo{'s' if n_photos != 1 else ''}"
-    cost = next(c for c in checks if c.name == "cost").text.removeprefix("Cost: ").removesuffix(
-        " (informs, does not decide).")
     if forgotten is True:
         return (f"Forgotten: on every check the model treats the {photos} like a model that never saw them, "
-                f"at {cost}.")
+                f"at {_cost_phrase(cost)}.")
     if forgotten is False:
         failed = [c.failure for c in checks if c.passed is False and c.name in DECIDING and c.applicable]
         return f"Not forgotten: {'; '.join(failed)}."
     open_checks = [c.name.replace("_", " ") for c in checks if c.name in DECIDING and c.applicable
                    and c.passed is None]
+    decide = (f"; a reference bank of {SUGGESTED_BANK} Retrained models would decide" if "membership" in open_checks
+              else "")
     return (f"Cannot tell with this evidence: the checks that could run pass, but {', '.join(open_checks)} could "
-            f"not be decided; a reference bank of {SUGGESTED_BANK} Retrained models would decide.")
+            f"not be decided{decide}.")
 
 
 def _verdict(original: Evaluation, retrained: Evaluation, unlearned: Evaluation, ds: Dataset, scenario: str,
@@ -380,7 +384,7 @@ def _verdict(original: Evaluation, retrained: Evaluation, unlearned: Evaluation,
     ]
     forgotten = _decide(checks)
     return Verdict(forgotten, "bank" if bank else "basic", bank.n_models if bank else 1, checks,
-                   _summary(forgotten, checks, len(unlearned["forget"].indices)))
+                   _summary(forgotten, checks, len(unlearned["forget"].indices), cost))
 
 
 def basic_verdict(original: Evaluation, retrained: Evaluation, unlearned: Evaluation, dataset: Dataset,
@@ -396,3 +400,29 @@ def bank_verdict(original: Evaluation, retrained: Evaluation, unlearned: Evaluat
     if bank.n_models < 2:
         raise ValueError("a reference bank needs at least 2 Retrained models")
     return _verdict(original, retrained, unlearned, dataset, scenario, cost, bank)
+
+
+def bank_metrics(bank: BankEvidence) -> dict:
+    """The bank's metrics under their registry keys: the official forgetting quality F (with N, its epsilon ceiling,
+    the split-half noise floor and the final score) and KLoM per split with its split-half noise floor and the bins
+    used (6 with N <= 30: with so few models 20 bins are mostly noise). Values that cannot be
+    computed (a multi-label head, a bank too small for halves) are None."""
+    n = bank.n_models
+    out: dict = {"forget_quality_n_models": n, "epsilon_ceiling": E.epsilon_ceiling(n)}
+    if bank.retrained[0]["forget"].labels.ndim != 1:
+        return out
+    u, r = (np.stack([E.logit_scaled_confidence(ev["forget"].logits, ev["forget"].labels) for ev in evs])
+            for evs in (bank.unlearned, bank.retrained))
+    fq = E.forget_quality(u, r)
+    ratio = {split: np.mean([_acc(ev, split) for ev in bank.unlearned]) /
+             np.mean([_acc(ev, split) for ev in bank.retrained]) for split in ("retain", "test")}
+    out.update(forget_quality=fq.score, forget_quality_final=E.final_score(fq.score, ratio["retain"], ratio["test"]),
+               forget_quality_floor=(E.noise_floor(lambda a, b: E.forget_quality(a, b).score, r)
+                                     if n >= MIN_BANK_FOR_MEMBERSHIP else None),
+               klom_bins=E.klom_bins(n))
+    for split in ("forget", "retain", "test"):
+        margins = [np.stack([E.margins(ev[split].logits, ev[split].labels) for ev in evs])
+                   for evs in (bank.unlearned, bank.retrained)]
+        out[f"klom_{split}"] = E.klom(*margins)
+        out[f"klom_{split}_floor"] = (E.noise_floor(E.klom, margins[1]) if n >= MIN_BANK_FOR_MEMBERSHIP else None)
+    return _clean(out)

@@ -6,7 +6,6 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
-import pytest
 
 from mu_core.evaluation import Evaluation, SplitOutputs
 from mu_core.verdict import BankEvidence, bank_verdict, basic_verdict
@@ -148,3 +147,14 @@ def test_a_real_run_carries_its_verdict_and_new_metrics(tiny_exp, tiny_baselines
     assert result["metrics"]["compute_ratio"] > 0 and result["metrics"]["identity_n_genuine"] > 0
     assert tiny_baselines["original"].result["verdict"]["checks"][0]["name"] == "recognition"
     assert audit_record(tiny_exp, scored, tiny_baselines["original"].model, "r")["verdict"] == result["verdict"]
+
+
+def test_bank_metrics_under_registry_keys():
+    from mu_core.metric_registry import REGISTRY
+    from mu_core.verdict import bank_metrics
+    near, far = bank_metrics(bank(8, -6.0)), bank_metrics(bank(8, 2.0))
+    assert near["forget_quality"] > far["forget_quality"] == 0 and near["klom_forget"] < far["klom_forget"]
+    assert near["forget_quality_n_models"] == 8 and near["epsilon_ceiling"] == 2 and near["klom_bins"] == 6
+    assert near["forget_quality_floor"] > 0 and near["klom_forget_floor"] >= 0
+    assert all(k in REGISTRY for k in near if not k.endswith(("_n_models", "_bins")))
+    assert bank_metrics(bank(3, -6.0))["forget_quality_floor"] is None
