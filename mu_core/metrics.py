@@ -11,13 +11,14 @@ import numpy as np
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+from sklearn.svm import SVC
 
 
 @dataclass(frozen=True)
 class MIAResult:
     accuracy: float            # mean cross-validated accuracy of the benchmark's logistic-regression attack
     forgetting_score: float    # |accuracy - 0.5|
-    accuracy_std: float        # spread (standard deviation) of the 10 fold accuracies: the uncertainty shown
+    accuracy_std: float        # spread (standard deviation) of the 10 split accuracies: the uncertainty shown
     fold_accuracies: tuple[float, ...]
     auc: float                 # ROC AUC of a threshold attack on the same signal (lower loss = member)
     tpr_at_1pct_fpr: float
@@ -29,17 +30,12 @@ class MIAResult:
 
 
 def balance(member: np.ndarray, nonmember: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The benchmark's balancing: shuffle the larger side with numpy seed 42 and truncate it to the smaller size
-    (the benchmark shuffles the forget losses; it never needs the other case, which mirrors it)."""
+    """The benchmark's balancing, as its notebooks do it whichever side is larger: the member (forget) losses are
+    always shuffled with numpy seed 42 and cut to the number of non-members; when the forget set is the smaller
+    side (MUFAC: 1500 forget, 1504 unseen) all non-member losses are kept and the sides stay unequal."""
     member, nonmember = np.array(member, dtype=np.float64), np.array(nonmember, dtype=np.float64)
-    rng = np.random.RandomState(42)
-    if len(member) >= len(nonmember):
-        rng.shuffle(member)
-        member = member[: len(nonmember)]
-    else:
-        rng.shuffle(nonmember)
-        nonmember = nonmember[: len(member)]
-    return member, nonmember
+    np.random.RandomState(42).shuffle(member)
+    return member[: len(nonmember)], nonmember
 
 
 def _attack_data(member: np.ndarray, nonmember: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -57,18 +53,18 @@ def mia(member_signal, nonmember_signal) -> MIAResult:
     """The benchmark's membership-inference attack on a 1-D per-sample signal (the loss).
 
     Members = forget set, non-members = unseen set; balanced as in `balance`; sklearn `LogisticRegression()`
-    scored by `StratifiedShuffleSplit(n_splits=10, random_state=0)` accuracy. With fewer than MIN_ATTACK_SIZE
-    samples a side the cross-validation cannot run: accuracy and forgetting score are NaN (shown as "not enough
-    samples"), while the threshold attack's AUC is still given."""
+    scored by its mean accuracy over 10 stratified shuffle splits, `StratifiedShuffleSplit(n_splits=10,
+    random_state=0)`: 10 random, overlapping 90/10 train/test splits (not 10-fold cross-validation). With fewer
+    than MIN_ATTACK_SIZE samples a side the splits cannot be made: accuracy and forgetting score are NaN (shown as
+    "not enough samples"), while the threshold attack's AUC is still given."""
     member, nonmember = balance(member_signal, nonmember_signal)
-    n = len(member)
-    if n == 0:
+    if len(member) == 0 or len(nonmember) == 0:
         raise ValueError("The attack needs members and non-members; one side is empty.")
     x, y = _attack_data(member, nonmember)
     fpr, tpr, _ = roc_curve(y, -x[:, 0])
     threshold = {"auc": float(roc_auc_score(y, -x[:, 0])), "tpr_at_1pct_fpr": float(np.interp(0.01, fpr, tpr)),
-                 "n_members": n, "n_nonmembers": n}
-    if n < MIN_ATTACK_SIZE:
+                 "n_members": len(member), "n_nonmembers": len(nonmember)}
+    if min(len(member), len(nonmember)) < MIN_ATTACK_SIZE:
         nan = float("nan")
         return MIAResult(accuracy=nan, forgetting_score=nan, accuracy_std=nan, fold_accuracies=(), **threshold)
     cv = StratifiedShuffleSplit(n_splits=10, random_state=0)
@@ -101,14 +97,29 @@ def nomus_parts(test_acc: float, mia_accuracy: float, lam: float = 0.5) -> dict[
     return {"utility": utility, "forgetting": forgetting, "nomus": utility + forgetting}
 
 
-def mia_efficacy(retain_signal, test_signal, forget_signal) -> float:
-    """SalUn convention: a logistic-regression attack fitted on retain (members) vs test (non-members) signals,
-    balanced as in `balance`, applied to the forget set; the share of forget samples it calls non-members."""
-    member, nonmember = balance(retain_signal, test_signal)
-    x, y = _attack_data(member, nonmember)
-    attack = LogisticRegression().fit(x, y)
-    calls = attack.predict(np.asarray(forget_signal, dtype=np.float64).reshape(-1, 1))
-    return float(np.mean(calls == 0))
+def true_class_confidence(logits: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Per-sample softmax probability of the true class (SalUn's MIA feature). Multi-label (2-D labels): the
+    mean over attributes of the sigmoid probability of the true value."""
+    logits = np.asarray(logits, dtype=np.float64)
+    if np.ndim(labels) == 2:
+        p = 1.0 / (1.0 + np.exp(-logits))
+        return np.where(np.asarray(labels) > 0.5, p, 1.0 - p).mean(axis=1)
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return p[np.arange(len(p)), np.asarray(labels, dtype=np.int64)]
+
+
+def mia_efficacy(retain_conf, test_conf, forget_conf) -> float:
+    """SalUn's MIA-efficacy (SVC_MIA's "confidence" entry): an `SVC(C=3, kernel="rbf", gamma="auto")` fitted on the
+    first len(test) retain samples (members, 1) and the test set (non-members, 0), with the true-class confidence
+    (`true_class_confidence`) as the only feature, then applied to the forget set; the share of forget samples it
+    predicts non-member (1 - mean prediction). Higher = the forget set looks less like training data."""
+    shadow_in = np.asarray(retain_conf, dtype=np.float64)[: len(test_conf)]
+    shadow_out = np.asarray(test_conf, dtype=np.float64)
+    x = np.concatenate([shadow_in, shadow_out]).reshape(-1, 1)
+    y = np.concatenate([np.ones(len(shadow_in)), np.zeros(len(shadow_out))])
+    attack = SVC(C=3, kernel="rbf", gamma="auto").fit(x, y)
+    return float(1.0 - attack.predict(np.asarray(forget_conf, dtype=np.float64).reshape(-1, 1)).mean())
 
 
 GAP_METRICS = ("forget_acc", "retain_acc", "test_acc", "mia_accuracy")
