@@ -162,7 +162,9 @@ def mia_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], sizes: dict[str, i
             ) -> go.Figure:
     """ROC curves (label -> (fpr, tpr)) of the threshold attack telling forgotten training photos (members)
     from unseen photos (non-members), with the chance diagonal and each curve's AUC in the legend. `sizes` are
-    the attack's sample sizes per model: one number a side (balanced sets), or (members, non-members)."""
+    the attack's sample sizes per model: one number a side (balanced sets), or (members, non-members).
+    The curve joins the ROC points with straight lines (tied scores give a diagonal segment), so the legend's
+    AUC, the trapezoid area, is the area under the drawn curve and equals the metrics' `mia_auc`."""
     colors = model_colors(curves)
     pairs = {label: (s, s) if isinstance(s, (int, np.integer)) else tuple(s) for label, s in sizes.items()}
     same = len(set(pairs.values())) == 1
@@ -174,7 +176,7 @@ def mia_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], sizes: dict[str, i
         auc = float(np.trapezoid(tpr, fpr)) if len(fpr) > 1 else float("nan")
         n = "" if same or label not in pairs else f", {pairs[label][0]} vs {pairs[label][1]}"
         fig.add_trace(go.Scatter(x=fpr, y=tpr, mode="lines", name=f"{label} (AUC {auc:.2f}{n})",
-                                 line=dict(color=colors[label], width=2, shape="hv"),
+                                 line=dict(color=colors[label], width=2, shape="linear"),
                                  hovertemplate=f"<b>{label}</b><br>FPR %{{x:.2f}}, TPR %{{y:.2f}}<extra></extra>"))
     if same and pairs:
         members, nonmembers = next(iter(pairs.values()))
