@@ -79,9 +79,11 @@ def pick(rows: list[dict[str, Any]], retrained: dict[int, float], budget: float 
 
 
 def preset_from_tables(method: Method, folder: Path) -> dict[str, Any]:
-    """The values of the picked row that differ from the method's declared defaults (what its preset stores)."""
+    """The values of the picked row that differ from the method's declared defaults (what its preset stores). A
+    row recorded before a hyperparameter was declared ran with that hyperparameter's `earlier` value."""
     markdown = (folder / f"{method.name}.md").read_text()
     retrained = {row["seed"]: row["nomus"] for row in read_rows(markdown, "retrained")}
     declared = method.declared_defaults()
-    return {k: v for k, v in pick(read_rows(markdown, method.name), retrained)["hparams"].items()
-            if declared.get(k) != v}
+    earlier = {h.name: h.earlier for h in method.hparams if h.earlier is not None}
+    picked = {**earlier, **pick(read_rows(markdown, method.name), retrained)["hparams"]}
+    return {k: v for k, v in picked.items() if declared.get(k) != v}

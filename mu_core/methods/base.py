@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
 
@@ -20,8 +21,11 @@ from mu_core.training import Tracker, batch_indices
 
 @dataclass(frozen=True)
 class HParam:
-    """One hyperparameter. `type` is "float", "int", "bool" or "choice"; numbers have min/max (inclusive), a
-    slider step and optionally a log scale; a choice has `choices`."""
+    """One hyperparameter. `type` is "float", "int", "bool", "choice" or "ints" (a list of whole numbers, written
+    "3,5,9"; empty for none); numbers have min/max (inclusive, for each element of "ints"), a slider step and
+    optionally a log scale; a choice has `choices`. `source` names the reference its default follows; `earlier` is
+    the value that reproduces what the engine did before this hyperparameter was declared (the tuning tables
+    recorded before it ran with it, so the presets tuned on them keep it: mu_core.tuning.preset_from_tables)."""
 
     name: str
     type: str
@@ -32,17 +36,28 @@ class HParam:
     step: float | None = None
     log: bool = False
     choices: tuple[str, ...] = ()
+    source: str = ""
+    earlier: Any = None
 
     def allowed(self) -> str:
         if self.type == "choice":
             return "one of " + ", ".join(self.choices)
         if self.type == "bool":
             return "true or false"
+        if self.type == "ints":
+            return f"whole numbers from {self.min:g} to {self.max:g} separated by commas (or nothing)"
         return f"a {'whole number' if self.type == 'int' else 'number'} from {self.min:g} to {self.max:g}"
 
     def validate(self, value: Any) -> Any:
         """Coerce `value` (a Python value or the text of `--set`) to this type, or raise MUError naming the range."""
         bad = MUError(f"{self.name} must be {self.allowed()}, got {value!r}.")
+        if self.type == "ints":
+            items = str(value).split(",") if isinstance(value, str) else list(value)
+            whole = HParam(self.name, "int", self.min, self.help, self.min, self.max)
+            try:
+                return tuple(sorted(whole.validate(v) for v in items if str(v).strip()))
+            except MUError:
+                raise bad from None
         if self.type == "bool":
             if isinstance(value, bool):
                 return value
@@ -67,7 +82,7 @@ class HParam:
         return int(number) if self.type == "int" else number
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in asdict(self).items() if v not in (None, ())}
+        return {k: v for k, v in asdict(self).items() if v not in (None, (), "") or k == "default"}
 
 
 # A method that declares this gets its retain data cut to the share before it runs (Method.apply).
@@ -172,6 +187,7 @@ class UnlearnContext:
     tracker: Tracker
     _data: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict)
     trained_from: str | None = None  # within frozen_below: its block; data() then gives the frozen blocks' outputs
+    notes: list[str] = field(default_factory=list)  # warnings for the user about this run (see `warn`)
 
     @property
     def device(self) -> torch.device:
@@ -184,6 +200,12 @@ class UnlearnContext:
     @property
     def num_classes(self) -> int:
         return self.exp.dataset.num_classes
+
+    def warn(self, message: str) -> None:
+        """Tell the user something about this run: kept in `notes` and issued as a Python warning (which the
+        command line prints)."""
+        self.notes.append(message)
+        warnings.warn(message, stacklevel=2)
 
     def begin(self, total_steps: int, stage: str = "unlearning") -> None:
         """Announce the method's `total_steps`, added to the steps already counted (the frozen blocks' pass)."""

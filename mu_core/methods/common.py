@@ -44,6 +44,10 @@ def is_multilabel(kind: TaskKind) -> bool:
     return kind == "multilabel"
 
 
+def has_batchnorm(model: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
+
+
 def n_batches(n: int, batch_size: int) -> int:
     """Batches per pass over `n` samples (as `batch_indices` splits them)."""
     return max(1, math.ceil(n / batch_size))
