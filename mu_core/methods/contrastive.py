@@ -17,8 +17,13 @@ HPARAMS = (
            "to the uniform distribution (solution: SGD 0.005, momentum 0.9).", min=1e-6, max=0.5, log=True),
     HParam("forget_lr", "float", 3e-4, "Forget-round learning rate, cosine-annealed to 1e-6 over all forget "
            "steps (solution: 3e-4).", min=1e-6, max=0.5, log=True),
-    HParam("retain_lr", "float", 0.004, "Retain-round learning rate (solution: 0.001 * batch / 64 = 0.004).",
-           min=1e-6, max=0.5, log=True),
+    HParam("retain_lr", "float", 0.001, "Retain-round learning rate at 64 images per batch, scaled with the batch "
+           "size when scale_retain_lr is on (solution: 0.001, i.e. 0.004 at its batch of 256).", min=1e-6, max=0.5,
+           log=True, source="Kaggle NeurIPS-2023 2nd place solution (retain lr 0.001 x batch / 64)"),
+    HParam("scale_retain_lr", "bool", True, "Multiply retain_lr by batch_size / 64, as the solution does; off = "
+           "retain_lr as it is (the engine's earlier behaviour, which the built-in faces' presets keep, with "
+           "retain_lr 0.004).", source="Kaggle NeurIPS-2023 2nd place solution (retain lr 0.001 x batch / 64)",
+           earlier=False),
     HParam("retain_weight_decay", "float", 0.01, "Retain-round weight decay (solution: 0.01).", min=0.0, max=0.1,
            step=1e-3),
     HParam("temperature", "float", 1.15, "Temperature t dividing the forget-retain logit similarities "
@@ -32,6 +37,11 @@ HPARAMS = (
 def contrastive_loss(forget_logits: torch.Tensor, retain_logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """-mean(log_softmax(z_f z_r^T / t)): each forget output is pushed away from every retain output equally."""
     return -F.log_softmax(forget_logits @ retain_logits.T / temperature, dim=1).mean()
+
+
+def retain_lr(hp: dict) -> float:
+    """The retain round's learning rate: retain_lr x batch_size / 64 when scale_retain_lr is on."""
+    return hp["retain_lr"] * (hp["batch_size"] / 64 if hp["scale_retain_lr"] else 1.0)
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
@@ -48,7 +58,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     forget_opt = optimizer(params, "sgd", hp["forget_lr"], MOMENTUM)
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(forget_opt, T_max=hp["epochs"] * min(n_f, n_r),
                                                           eta_min=1e-6)
-    retain_opt = optimizer(params, "sgd", hp["retain_lr"], MOMENTUM, hp["retain_weight_decay"])
+    retain_opt = optimizer(params, "sgd", retain_lr(hp), MOMENTUM, hp["retain_weight_decay"])
     x_r, y_r = ctx.data("retain")
     for _ in range(hp["epochs"]):
         for (x_f, _), (x_rf, _) in zip(ctx.batches("forget", bs), ctx.batches("retain", bs)):
@@ -61,9 +71,12 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         train_on(ctx, x_r, y_r, 1, bs, retain_opt, stage="retain round")
 
 
+# Tuned with an unscaled retain lr of 0.004 (before scale_retain_lr existed, HParam.earlier), which they keep.
 PRESETS = {
-    "orl/person": {"epochs": 20, "uniform_lr": 0.05, "forget_lr": 0.003, "train_from": "fc"},
-    "orl/photos": {"epochs": 2, "forget_lr": 0.003, "batch_size": 64, "retain_share": 0.4, "train_from": "layer4"},
+    "orl/person": {"epochs": 20, "uniform_lr": 0.05, "forget_lr": 0.003, "retain_lr": 0.004, "scale_retain_lr": False,
+                   "train_from": "fc"},
+    "orl/photos": {"epochs": 2, "forget_lr": 0.003, "retain_lr": 0.004, "scale_retain_lr": False, "batch_size": 64,
+                   "retain_share": 0.4, "train_from": "layer4"},
 }
 
 METHOD = Method(

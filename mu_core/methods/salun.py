@@ -24,10 +24,11 @@ HPARAMS = (
 
 def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict[str, torch.Tensor]:
     """0/1 masks over all parameters: the top `fraction` of weights (globally) by |sum of the forget-loss
-    gradients|, computed in eval mode on un-augmented forget images, as SalUn's generate_mask does."""
+    gradients|, computed in eval mode on forget images with the training augmentation (SalUn's generate_mask
+    reads the forget set through the training transform)."""
     ctx.model.eval()
     total: dict[str, torch.Tensor] = {}
-    batches = ctx.batches("forget", batch_size, train_augment=False, shuffle=False)
+    batches = ctx.batches("forget", batch_size, shuffle=False)
     for grads in batch_grads(ctx.model, batches, lambda z, y: task_loss(z, y, ctx.kind), ctx.tracker, "saliency"):
         for name, g in grads.items():
             total[name] = total[name] + g if name in total else g

@@ -19,6 +19,14 @@ HPARAMS = (
     HParam("msteps", "int", 2, "Original variant: the first msteps epochs also make a max pass over the forget "
            "set (original: 2).", min=0, max=20, step=1),
     HParam("lr", "float", 5e-4, "Learning rate (original: 5e-4).", min=1e-6, max=0.1, log=True),
+    HParam("lr_decay_epochs", "ints", (3, 5, 9), "Epochs after which the learning rate is multiplied by "
+           "lr_decay_rate (original: 3,5,9, so epochs 4-5 run at 0.1 x lr, 6-9 at 0.01 x, later ones at 0.001 x; "
+           "with the default 3 epochs it never applies); empty = constant.", min=1, max=500,
+           source="meghdadk/SCRUB large_scale_unlearning.ipynb (lr_decay_epochs = [3, 5, 9]) with "
+                  "adjust_learning_rate at the start of every epoch"),
+    HParam("lr_decay_rate", "float", 0.1, "Factor of each learning-rate decay (original: 0.1; 1 = constant, the "
+           "engine's earlier behaviour, which the built-in faces' presets keep).", min=0.01, max=1.0, step=0.01,
+           source="meghdadk/SCRUB large_scale_unlearning.ipynb (lr_decay_rate = 0.1)", earlier=1.0),
     HParam("optimizer", "choice", "sgd", "Optimizer (original large-scale setting: SGD; small-scale: Adam).",
            choices=("sgd", "adam")),
     HParam("momentum", "float", 0.9, "SGD momentum (original: 0.9; benchmark: 0).", min=0.0, max=0.99, step=0.01),
@@ -57,6 +65,12 @@ def min_pass(ctx: UnlearnContext, opt: torch.optim.Optimizer, hp: dict) -> None:
         ctx.tracker.step(stage="min step (retain set)", retain_loss=ce.detach(), retain_kl=kl.detach())
 
 
+def decayed_lr(hp: dict, epoch: int) -> float:
+    """The learning rate of 0-based `epoch`: lr x rate^(number of decay epochs before it), as SCRUB's
+    adjust_learning_rate does with its 1-based epochs (epoch > each decay epoch)."""
+    return hp["lr"] * hp["lr_decay_rate"] ** sum(epoch + 1 > d for d in hp["lr_decay_epochs"])
+
+
 def run(ctx: UnlearnContext, hp: dict) -> None:
     original = hp["variant"] == "original"
     max_epochs = min(hp["msteps"], hp["epochs"]) if original else hp["epochs"]
@@ -64,6 +78,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
               + hp["epochs"] * ctx.n_batches("retain", hp["retain_batch"]))
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"], hp["momentum"], hp["weight_decay"])
     for epoch in range(hp["epochs"]):
+        for group in opt.param_groups:
+            group["lr"] = decayed_lr(hp, epoch)
         if original and epoch < max_epochs:
             max_pass(ctx, opt, hp)
         min_pass(ctx, opt, hp)
@@ -71,9 +87,10 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             max_pass(ctx, opt, hp)
 
 
+# Tuned before the learning-rate decay existed (HParam.earlier): they keep a constant rate.
 PRESETS = {
-    "orl/person": {"epochs": 100, "msteps": 10, "lr": 0.02, "train_from": "fc"},
-    "orl/photos": {"epochs": 2, "msteps": 1, "retain_share": 0.5, "train_from": "layer4"},
+    "orl/person": {"epochs": 100, "msteps": 10, "lr": 0.02, "lr_decay_rate": 1.0, "train_from": "fc"},
+    "orl/photos": {"epochs": 2, "msteps": 1, "lr_decay_rate": 1.0, "retain_share": 0.5, "train_from": "layer4"},
 }
 
 METHOD = Method(

@@ -3,12 +3,14 @@ training data, in proportion to how much more important they are."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Iterator
 
 import torch
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance
 from mu_core.task import task_loss
+from mu_core.training import batch_indices
 
 HPARAMS = (
     HParam("dampening", "float", 1.0, "lambda: a selected weight is multiplied by min(lambda * I_D / I_f, 1) "
@@ -18,6 +20,14 @@ HPARAMS = (
     HParam("importance_set", "choice", "train", "Data for I_D: the full training set as published, or the retain "
            "set as the GISA study did (with retain_share below 1: the forget set plus that share of the retain "
            "set, or that share).", choices=("train", "retain")),
+    HParam("importance_order", "choice", "concat", "Order of the importance passes. concat: the retain set then "
+           "the forget set, unshuffled, and the forget set unshuffled, as published (so the forget images fill the "
+           "last batches on their own, and with a forget share of the training data at or above 1/alpha almost no "
+           "weight is selected). shuffled: both passes shuffled (the engine's earlier behaviour; the built-in "
+           "faces' presets were tuned with it and keep it).", choices=("concat", "shuffled"),
+           source="if-loops/selective-synaptic-dampening forget_*_main.py: full_train_dl = "
+                  "DataLoader(ConcatDataset((retain, forget))) and forget_train_dl, both without shuffle",
+           earlier="shuffled"),
     HParam("batch_size", "int", 64, "Images per batch of the importance passes (the importance is a mean of "
            "squared batch gradients, so it depends on this; 128 in the paper).", min=8, max=256, step=8),
     RETAIN_SHARE,
@@ -42,14 +52,31 @@ def dampen(model: torch.nn.Module, reference: dict[str, torch.Tensor], forget: d
     return selected / total
 
 
+def importance_data(ctx: UnlearnContext, split: str, order: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """The images and labels of an importance pass over `split`; in the published (concat) order the training set
+    is the retain set followed by the forget set."""
+    if split == "train" and order == "concat":
+        return tuple(torch.cat(pair) for pair in zip(ctx.data("retain"), ctx.data("forget")))
+    return ctx.data(split)
+
+
+def importance_batches(ctx: UnlearnContext, split: str, batch_size: int,
+                       order: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """Un-augmented batches of an importance pass, in the order `importance_order` chooses."""
+    x, y = importance_data(ctx, split, order)
+    for idx in batch_indices(len(x), batch_size, ctx.generator, shuffle=order == "shuffled"):
+        idx = idx.to(x.device)
+        yield ctx.prepare(x[idx], train_augment=False), y[idx]
+
+
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    bs, source = hp["batch_size"], hp["importance_set"]
+    bs, source, order = hp["batch_size"], hp["importance_set"], hp["importance_order"]
     ctx.begin(ctx.n_batches(source, bs) + ctx.n_batches("forget", bs) + 1)
     ctx.model.eval()
     loss = lambda z, y: task_loss(z, y, ctx.kind)  # noqa: E731
 
     def importance(split: str) -> dict[str, torch.Tensor]:
-        batches = ctx.batches(split, bs, train_augment=False)
+        batches = importance_batches(ctx, split, bs, order)
         return diag_importance(ctx.model, batches, loss, ctx.tracker, f"importance on {split}")
 
     reference, forget = importance(source), importance("forget")
@@ -57,16 +84,20 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.tracker.step("dampening", selected_share=share)
 
 
+# Tuned with the shuffled order (before importance_order existed), which they keep (HParam.earlier).
 PRESETS = {
-    "orl/person": {"dampening": 0.01, "selection": 3.0, "importance_set": "retain", "train_from": "fc"},
-    "orl/photos": {"dampening": 0.1, "retain_share": 0.4, "train_from": "layer4"},
+    "orl/person": {"dampening": 0.01, "selection": 3.0, "importance_set": "retain", "importance_order": "shuffled",
+                   "train_from": "fc"},
+    "orl/photos": {"dampening": 0.1, "importance_order": "shuffled", "retain_share": 0.4, "train_from": "layer4"},
 }
 
 METHOD = Method(
     name="ssd", title="SSD",
     description="Selective Synaptic Dampening, training-free: compute diagonal (Fisher-like) importances on the "
                 "training data (I_D) and the forget set (I_f) in eval mode without augmentation, then shrink each "
-                "weight with I_f > alpha * I_D by the factor min(lambda * I_D / I_f, 1).",
+                "weight with I_f > alpha * I_D by the factor min(lambda * I_D / I_f, 1). The passes run in the "
+                "published order (retain then forget, unshuffled) unless importance_order says shuffled, as the "
+                "built-in faces' presets do.",
     reference="Foster et al., 'Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening' "
               "(AAAI 2024), if-loops/selective-synaptic-dampening src/ssd.py (lambda 1, alpha 10, exponent 1, "
               "lower bound 1); the retain-set variant is the GISA study's (YuliiaSuprun/MachineUnlearning).",
