@@ -83,9 +83,9 @@ def metric_table(rows: list[dict], lam: float, scenario_kind: str) -> pd.DataFra
 DEFINITIONS = """
 - **Test accuracy**: accuracy on the test photos of the people who stay (the model's utility).
 - **Forget accuracy**: accuracy on the forgotten training photos; Retrained shows what "never seen" looks like.
-- **MIA accuracy**: accuracy of the benchmark's membership-inference attack (logistic regression on the loss,
-  10-fold cross-validation) telling the forgotten training photos from unseen photos; 0.5 means it cannot tell them
-  apart. The ± is the spread of its 10 folds.
+- **MIA accuracy**: accuracy of the benchmark's membership-inference attack (logistic regression on the loss, mean
+  over 10 stratified shuffle splits: random, overlapping 90/10 train/test splits) telling the forgotten training
+  photos from unseen photos; 0.5 means it cannot tell them apart. The ± is the spread over its 10 splits.
 - **Forgetting score** = |MIA accuracy − 0.5|: what the benchmark's tables print under the heading "MIA"; 0 is best.
 - **MIA AUC / TPR at 1% FPR**: a threshold attack on the same loss (privacy-attack convention); noisy on few photos.
 - **NoMUS** = λ·test accuracy + (1 − λ)·(1 − 2·forgetting score); 1 is best.
