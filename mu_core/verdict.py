@@ -247,8 +247,7 @@ def identity_check(original: Evaluation, retrained: Evaluation, unlearned: Evalu
                "would: fails."))
     return Check("identity_features", passed, {"dprime": d.dprime, "auc": d.auc, "original_dprime": d_original},
                  band.centre, band.pair(), text,
-                 failure="the face features still identify the forgotten people (the classifier head forgot, the "
-                         "model did not)")
+                 failure="the face features still identify the forgotten people")
 
 
 def over_forgetting_check(retrained: Evaluation, unlearned: Evaluation, bank: BankEvidence | None = None,
