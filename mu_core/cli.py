@@ -6,7 +6,6 @@ import itertools
 import json
 import sys
 from pathlib import Path
-from typing import Callable
 
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
@@ -17,8 +16,6 @@ from mu_core.pipeline import execute_run, run_method, score_baselines
 from mu_core.report import format_table, format_verdict, summary_table, to_csv
 from mu_core.store import RunStore
 from mu_core.training import Progress
-
-Command = Callable[[argparse.Namespace], int]
 
 
 def add_common(p: argparse.ArgumentParser) -> None:
