@@ -119,16 +119,15 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, kind: TaskKind, *,
         generator: torch.Generator, device: torch.device, progress: ProgressFn | None = None,
-        cancel: CancelFlag | None = None, stage: str = "training", params=None) -> float:
-    """Train `model` in place on uint8 images `x` with labels `y` following `recipe`; returns seconds taken.
-    `params` restricts the trained parameters (for example the top blocks only)."""
+        cancel: CancelFlag | None = None, stage: str = "training") -> float:
+    """Train `model` in place on uint8 images `x` with labels `y` following `recipe`; returns seconds taken."""
     started = time.perf_counter()
     n = len(x)
     steps_per_epoch = max(1, math.ceil(n / recipe.batch_size))
     tracker = Tracker(recipe.epochs * steps_per_epoch, progress, cancel, stage)
     model.to(device).train()
     x_dev, y_dev = x.to(device), y.to(device)
-    optimizer = make_optimizer(params if params is not None else model.parameters(), recipe)
+    optimizer = make_optimizer(model.parameters(), recipe)
     scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
     for epoch in range(recipe.epochs):
         for batch in batch_indices(n, recipe.batch_size, generator):
