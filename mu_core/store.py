@@ -121,8 +121,8 @@ class RunStore:
                             if name not in have:
                                 con.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
         except sqlite3.DatabaseError as e:
-            if self.read_only is None and ("readonly" in str(e) or "unable to open" in str(e)):
-                raise
+            if self.read_only is None and any(w in str(e) for w in ("readonly", "unable to open", "locked")):
+                raise  # not damage: the store opens read-only (until the next open, for a lock held too long)
             self.damaged = (f"The run database {self.db} is damaged ({e}). It was left as it is: move it aside "
                             f"(for example rename it to {DB_NAME}.damaged) to start a new run history, or restore "
                             "it from a backup.")
