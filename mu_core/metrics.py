@@ -113,7 +113,9 @@ def mia_efficacy(retain_conf, test_conf, forget_conf) -> float:
     """SalUn's MIA-efficacy (SVC_MIA's "confidence" entry): an `SVC(C=3, kernel="rbf", gamma="auto")` fitted on the
     first len(test) retain samples (members, 1) and the test set (non-members, 0), with the true-class confidence
     (`true_class_confidence`) as the only feature, then applied to the forget set; the share of forget samples it
-    predicts non-member (1 - mean prediction). Higher = the forget set looks less like training data."""
+    predicts non-member (1 - mean prediction). Higher = the forget set looks less like training data. For
+    multi-label data, where there is no softmax over classes, the feature is the mean over attributes of the
+    sigmoid probability of the true value."""
     shadow_in = np.asarray(retain_conf, dtype=np.float64)[: len(test_conf)]
     shadow_out = np.asarray(test_conf, dtype=np.float64)
     x = np.concatenate([shadow_in, shadow_out]).reshape(-1, 1)

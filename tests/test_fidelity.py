@@ -160,8 +160,8 @@ def test_unsir_warns_when_the_forget_set_is_not_whole_classes():
     assert whole.notes == []
     every = context(tiny_net(), [0, 1, 2], [0] * 5 + [1] * 5 + [2] * 5)
     with pytest.warns(UserWarning, match="every class is a forgotten class"):
-        run("unsir", every, **SMALL_NOISE)
-    assert len(every.notes) == 1
+        seen = run("unsir", every, **SMALL_NOISE)
+    assert len(every.notes) == 1 and seen[0].stage.startswith("noise (warning")  # the progress shows it too
     some = context(tiny_net(), [1, 2], [0] * 5 + [1] * 5)
     with pytest.warns(UserWarning, match="1 of the 2 classes"):
         run("unsir", some, **SMALL_NOISE)

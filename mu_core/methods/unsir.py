@@ -62,7 +62,7 @@ HPARAMS = (
 
 
 def optimise_noise(ctx: UnlearnContext, noise: torch.Tensor, objective, hp: dict,
-                   train_mode: bool = False) -> torch.Tensor:
+                   train_mode: bool = False, stage: str = "noise") -> torch.Tensor:
     """`noise` after `noise_steps` Adam steps minimising objective(model(N), N), only the noise receiving
     gradients; the model is in eval mode (its BatchNorm statistics untouched) unless `train_mode`."""
     noise = noise.requires_grad_(True)
@@ -72,7 +72,7 @@ def optimise_noise(ctx: UnlearnContext, noise: torch.Tensor, objective, hp: dict
         loss = objective(ctx.model(noise), noise)
         noise.grad, = torch.autograd.grad(loss, [noise])
         opt.step()
-        ctx.tracker.step(stage="noise", noise=loss.detach())
+        ctx.tracker.step(stage=stage, noise=loss.detach())
     ctx.model.train()
     noise = noise.detach()
     return noise.clamp_(0.0, 1.0) if hp["clamp_noise"] and not ctx.trained_from else noise
@@ -141,11 +141,12 @@ def class_noise(ctx: UnlearnContext, hp: dict, opt: torch.optim.Optimizer,
     classes = forget_classes(ctx.data("forget")[1])
     labels = classes.repeat_interleave(k, dim=0)
     noise = random_noise(ctx, len(labels), x_r)
+    stage = "noise (warning: the forget set is not whole classes)" if ctx.notes else "noise"  # shown as progress
     groups = [slice(c * k, (c + 1) * k) for c in range(len(classes))] if hp["noise_mode"] == "train" else [
         slice(0, len(labels))]
     for group in groups:
         objective = error_maximising(labels[group], hp["noise_l2"], k, ctx.kind)
-        noise[group] = optimise_noise(ctx, noise[group].clone(), objective, hp, hp["noise_mode"] == "train")
+        noise[group] = optimise_noise(ctx, noise[group].clone(), objective, hp, hp["noise_mode"] == "train", stage)
     n_noise = len(noise) * hp["noise_repeats"]
     for _ in range(hp["impair_epochs"]):
         for idx in batch_indices(n_noise + len(x_r), hp["batch_size"], ctx.generator):
