@@ -31,7 +31,8 @@ QUICK = {"epochs": 1, "batch_size": 256}  # one step of Fine-tuning
 def hparam_widget(at, method: str, name: str):
     """The input of a hyperparameter (keyed hp.<method>.<dataset>.<scenario>.<name>)."""
     key = f"hp.{method}.orl.person.{name}"
-    found = [w for kind in ("slider", "select_slider", "toggle", "selectbox") for w in at.get(kind) if w.key == key]
+    found = [w for kind in ("slider", "select_slider", "toggle", "selectbox", "text_input") for w in at.get(kind)
+             if w.key == key]
     assert len(found) == 1, key
     return found[0]
 
@@ -153,7 +154,7 @@ def test_uploads_are_checked_matched_and_confirmed():
 
 def test_unlearn_page_generates_inputs_from_every_methods_declaration():
     at = open_app("unlearn")
-    widget_kind = {"bool": "toggle", "choice": "selectbox", "int": "slider"}
+    widget_kind = {"bool": "toggle", "choice": "selectbox", "int": "slider", "ints": "textinput"}
     for name, method in REGISTRY.items():
         at.selectbox(key="method").set_value(name).run()
         assert_clean(at)
@@ -162,7 +163,8 @@ def test_unlearn_page_generates_inputs_from_every_methods_declaration():
         for h in method.hparams:
             widget = hparam_widget(at, name, h.name)
             assert type(widget).__name__.lower() == widget_kind.get(h.type, "selectslider" if h.log else "slider")
-            assert widget.value == pytest.approx(defaults[h.name])
+            expected = ",".join(map(str, defaults[h.name])) if h.type == "ints" else pytest.approx(defaults[h.name])
+            assert widget.value == expected
 
 
 def test_a_run_executes_in_the_background_is_stored_and_opens_in_compare():
