@@ -1,4 +1,4 @@
-"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, tune."""
+"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, references, tune."""
 from __future__ import annotations
 
 import argparse
@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from mu_core import cli_bank
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
@@ -14,6 +15,7 @@ from mu_core.models import atomic_write
 from mu_core.methods import REGISTRY, get_method
 from mu_core.pipeline import execute_run, run_method, score_baselines
 from mu_core.report import format_table, format_verdict, summary_table, to_csv
+from mu_core.settings import PRECISION_CHOICES, precision_setting
 from mu_core.store import RunStore
 from mu_core.training import Progress
 
@@ -38,6 +40,9 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=None, help="override the recipe's training epochs")
     p.add_argument("--image-size", type=int, default=None, help="override the recipe's image size")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
+                   help="training precision (default: $MU_PRECISION, else auto = bf16 where the hardware runs it "
+                        "natively, else fp32); evaluation is always fp32")
     p.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable result here")
 
 
@@ -45,7 +50,8 @@ def experiment_from(args: argparse.Namespace) -> Experiment:
     attributes = tuple(a.strip() for a in (args.attribute or "").split(",") if a.strip())
     options = DataOptions(subset=args.subset, drop_duplicates=args.drop_duplicates, attributes=attributes)
     return build_experiment(args.dataset, args.scenario, args.forget, args.seed, args.epochs, args.image_size,
-                            args.data_dir, args.device, data_options=options, original=args.original)
+                            args.data_dir, args.device, data_options=options, original=args.original,
+                            precision=args.precision or precision_setting())
 
 
 class ConsoleProgress:
@@ -95,11 +101,17 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """A baseline, or a stored run (its result was computed by the same evaluation path when it finished)."""
+    cli_bank.refuse_stored_run(args)
+    cli_bank.check(args, args.references)
     if args.model in ("original", "retrained"):
         exp = experiment_from(args)
         print(describe(exp))
         scored = score_baselines(exp, ConsoleProgress())
         rows = [scored[args.model].result] + ([scored["retrained"].result] if args.model == "original" else [])
+        if args.references is not None:
+            bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
+            if args.model == "original":
+                cli_bank.judge(exp, args, scored, scored["original"], bank, ConsoleProgress())
     else:
         run = RunStore().get(args.model)
         if run is None:
@@ -140,12 +152,16 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     exp = experiment_from(args)
     overrides = parse_sets(args.set)
     get_method(args.method).resolve(overrides, exp.dataset.name, exp.splits.scenario)  # fail fast on bad values
+    cli_bank.check(args, args.references)
     print(describe(exp))
     baselines = score_baselines(exp, ConsoleProgress())
     run_id, scored = execute_run(exp, args.method, overrides, baselines, RunStore(), ConsoleProgress())
     print(f"run {run_id} stored")
     print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
     print(format_verdict(scored.result["verdict"], scored.result["method"]))
+    if args.references is not None:
+        bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
+        cli_bank.judge(exp, args, baselines, scored, bank, ConsoleProgress())
     write_json(args.json, scored.result)
     return 0
 
@@ -160,15 +176,19 @@ def method_names(text: str) -> list[str]:
 def cmd_benchmark(args: argparse.Namespace) -> int:
     names = method_names(args.methods)
     seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    cli_bank.check(args, args.references)
     rows: list[dict] = []
     for seed in seeds:
         args.seed = seed
         exp = experiment_from(args)
         print(describe(exp))
         baselines = score_baselines(exp, ConsoleProgress())
-        rows += [baselines["original"].result, baselines["retrained"].result]
-        for name in names:
-            rows.append(run_method(exp, name, {}, baselines, ConsoleProgress()).result)
+        scored = [baselines["original"]] + [run_method(exp, name, {}, baselines, ConsoleProgress()) for name in names]
+        if args.references is not None:
+            bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
+            for one in scored:
+                cli_bank.judge(exp, args, baselines, one, bank, ConsoleProgress())
+        rows += [baselines["original"].result, baselines["retrained"].result] + [s.result for s in scored[1:]]
     table = summary_table(rows)
     print(table)
     for row in rows:
@@ -181,6 +201,16 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     if args.markdown:
         atomic_write(Path(args.markdown), lambda p: p.write_text(summary_table(rows, markdown=True) + "\n"))
         print(f"wrote {args.markdown}")
+    return 0
+
+
+def cmd_references(args: argparse.Namespace) -> int:
+    """Build (or load) the experiment's reference bank and print its spread."""
+    cli_bank.check(args, args.n)
+    exp = experiment_from(args)
+    print(describe(exp))
+    bank = cli_bank.references_of(exp, args, args.n, ConsoleProgress())
+    write_json(args.json, cli_bank.bank_json(bank))
     return 0
 
 
@@ -215,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a model beside Retrained")
     add_common(p)
     p.add_argument("--model", default="original", help="original, retrained or a stored run id")
+    cli_bank.add_options(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("methods", help="list the unlearning methods and their hyperparameters")
     p.add_argument("--json", default=None, metavar="PATH")
@@ -223,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--method", required=True, help="a method name (see `methods`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter")
+    cli_bank.add_options(p)
     p.set_defaults(func=cmd_unlearn)
     p = sub.add_parser("benchmark", help="Original, Retrained and methods at their defaults in one table")
     add_common(p)
@@ -230,7 +262,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", default=None, help="several seeds, e.g. 0,1,2 (the table shows mean and spread)")
     p.add_argument("--csv", default=None, metavar="PATH")
     p.add_argument("--markdown", default=None, metavar="PATH", help="write the summary table as markdown")
+    cli_bank.add_options(p)
     p.set_defaults(func=cmd_benchmark)
+    p = sub.add_parser("references", help="build (or load) the reference bank of N Retrained models and print its "
+                                          "spread")
+    add_common(p)
+    cli_bank.add_references_options(p)
+    p.set_defaults(func=cmd_references)
     p = sub.add_parser("tune", help="grid search of one method on a tuning seed (never the reported seeds)")
     add_common(p)
     p.add_argument("--method", required=True)

@@ -14,7 +14,7 @@ import torch
 from mu_core.data import DataOptions, Dataset, Splits, load_dataset, make_splits
 from mu_core.imports import ImportedCheckpoint, import_checkpoint
 from mu_core.recipe import Recipe
-from mu_core.training import default_device
+from mu_core.training import default_device, resolve_precision
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,12 +73,14 @@ def _hash(indices: np.ndarray) -> str:
 def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
                      epochs: int | None = None, image_size: int | None = None, data_dir: str | None = None,
                      device: str | None = None, data_options: DataOptions | None = None,
-                     original: str | Path | None = None) -> Experiment:
+                     original: str | Path | None = None, precision: str | None = None) -> Experiment:
     """Resolve user choices into an Experiment; every bad choice raises a MUError with a clear message.
-    `original` is a published `.pth` to use as the Original model (checked against the dataset right away)."""
+    `original` is a published `.pth` to use as the Original model (checked against the dataset right away);
+    `precision` is fp32, bf16 or auto (None: the dataset recipe's, fp32)."""
+    torch_device = torch.device(device) if device else default_device()
     ds = load_dataset(dataset, data_dir, data_options)
     splits = make_splits(ds, scenario, forget)
-    recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size)
+    recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size,
+                                      precision=resolve_precision(precision, torch_device))
     imported = import_checkpoint(original, ds) if original else None
-    return Experiment(ds, splits, int(seed), recipe, torch.device(device) if device else default_device(),
-                      checkpoint_root(), imported)
+    return Experiment(ds, splits, int(seed), recipe, torch_device, checkpoint_root(), imported)

@@ -76,15 +76,18 @@ def run_verdict(exp: Experiment, ev: Evaluation, result: dict, baselines: dict[s
 
 
 def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
-               progress: ProgressFn | None = None, cancel: CancelFlag | None = None) -> Scored:
+               progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
+               unlearn_seed: int | None = None) -> Scored:
     """Run one unlearning method on a copy of the Original (never mutated), evaluate it beside the baselines.
-    Raises Cancelled or Diverged (nothing is returned or stored) when the run does not finish cleanly."""
+    `unlearn_seed` seeds the run's randomness (default: the experiment's seed; the reference bank runs a method
+    with several). Raises Cancelled or Diverged (nothing is returned or stored) when the run does not finish
+    cleanly."""
     method = get_method(method_name)
     hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
     original = baselines["original"].model
     model, teacher = clone(original).to(exp.device).train(), clone(original).to(exp.device).eval()
     teacher.requires_grad_(False)
-    generator = seed_everything(exp.seed)
+    generator = seed_everything(exp.seed if unlearn_seed is None else unlearn_seed)
     ctx = UnlearnContext(exp, model, teacher, generator, Tracker(1, progress, cancel, method.title))
     started = time.perf_counter()
     with count_flops() as flops:

@@ -1,6 +1,8 @@
 """Settings read from the environment, so that demos and tests can run tiny without touching code:
 MU_EPOCHS and MU_IMAGE_SIZE override the dataset's training recipe, MU_DEVICE picks the device (cpu, cuda),
-MU_CHECKPOINTS and MU_RUNS say where trained weights and stored runs live."""
+MU_CHECKPOINTS and MU_RUNS say where trained weights and stored runs live, MU_PRECISION is the training precision
+(fp32, bf16 or auto [default]: bf16 where the hardware runs it natively) and MU_RAY_ADDRESS names an existing Ray
+cluster for the reference bank (default: a local Ray instance)."""
 from __future__ import annotations
 
 import os
@@ -14,6 +16,10 @@ from mu_core.experiment import Experiment, build_experiment, checkpoint_root
 from mu_core.store import runs_root
 
 
+DEFAULT_PRECISION = "auto"
+PRECISION_CHOICES = ("fp32", "bf16", "auto")
+
+
 @dataclass(frozen=True)
 class Settings:
     epochs: int | None
@@ -21,6 +27,8 @@ class Settings:
     device: str | None
     checkpoints: Path
     runs: Path
+    precision: str = DEFAULT_PRECISION
+    ray_address: str | None = None
 
 
 def _positive_int(name: str) -> int | None:
@@ -45,14 +53,28 @@ def _device() -> str | None:
     return text
 
 
+def precision_setting() -> str:
+    """$MU_PRECISION (fp32, bf16 or auto), default auto."""
+    text = os.environ.get("MU_PRECISION", "").strip().lower() or DEFAULT_PRECISION
+    if text not in PRECISION_CHOICES:
+        raise MUError(f"$MU_PRECISION must be fp32, bf16 or auto, got {text[:40]!r}.")
+    return text
+
+
+def ray_address() -> str | None:
+    """$MU_RAY_ADDRESS, or None (a local Ray instance)."""
+    return os.environ.get("MU_RAY_ADDRESS", "").strip() or None
+
+
 def settings() -> Settings:
     """The current settings; a bad value raises MUError naming the variable."""
     return Settings(_positive_int("MU_EPOCHS"), _positive_int("MU_IMAGE_SIZE"), _device(), checkpoint_root(),
-                    runs_root())
+                    runs_root(), precision_setting(), ray_address())
 
 
 def experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
                data_dir: str | None = None) -> Experiment:
     """`build_experiment` with the environment's settings."""
     s = settings()
-    return build_experiment(dataset, scenario, forget, seed, s.epochs, s.image_size, data_dir, s.device)
+    return build_experiment(dataset, scenario, forget, seed, s.epochs, s.image_size, data_dir, s.device,
+                            precision=s.precision)

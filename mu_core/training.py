@@ -2,23 +2,65 @@
 divergence check shared by every loop in the engine (`Tracker`)."""
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Protocol
 
 import torch
 import torch.nn as nn
 
 from mu_core.data.transforms import augment, to_float
-from mu_core.errors import Cancelled, Diverged
-from mu_core.recipe import Recipe
+from mu_core.errors import Cancelled, Diverged, MUError
+from mu_core.recipe import PRECISIONS, Recipe
 from mu_core.task import TaskKind, task_loss
 
 
 def default_device() -> torch.device:
     """CUDA when present, else the CPU."""
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def cpu_has_bf16() -> bool:
+    """True when the CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slower."""
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    if any(check is not None for check in checks):
+        return any(check() for check in checks if check is not None)
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def bf16_supported(device: torch.device) -> bool:
+    """Whether training in bf16 pays off on `device`: CUDA with bf16 support, or a CPU with native bf16."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_bf16()
+
+
+def resolve_precision(text: str | None, device: torch.device) -> str | None:
+    """"auto" becomes "bf16" where the hardware supports it, else "fp32"; "fp32", "bf16" and None pass through
+    (None: the dataset recipe's own precision)."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    if value == "auto":
+        return "bf16" if bf16_supported(device) else "fp32"
+    if value not in PRECISIONS:
+        raise MUError(f"The precision must be fp32, bf16 or auto, got {text[:40]!r}.")
+    return value
+
+
+def training_autocast(recipe: Recipe, device: torch.device) -> contextlib.AbstractContextManager:
+    """The recipe's precision for a training forward pass: bf16 autocast, or nothing at fp32. Evaluation never
+    runs under it (mu_core.evaluation stays fp32, so metrics are exact)."""
+    if recipe.precision == "bf16":
+        return torch.autocast(device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def seed_everything(seed: int) -> torch.Generator:
@@ -102,16 +144,19 @@ def make_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
     raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int):
-    """A per-step scheduler for the recipe's schedule."""
-    total = recipe.epochs * steps_per_epoch
+def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int,
+                   total: int | None = None):
+    """A per-step scheduler for the recipe's schedule over `total` steps (default: the recipe's epochs); a shorter
+    total compresses the whole schedule into it (step milestones move in proportion)."""
+    full = recipe.epochs * steps_per_epoch
+    total = total or full
     if recipe.schedule == "onecycle":
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=recipe.lr, total_steps=total)
     if recipe.schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
     if recipe.schedule == "step":
         return torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, [m * steps_per_epoch for m in recipe.milestones], gamma=recipe.gamma)
+            optimizer, [round(m * steps_per_epoch * total / full) for m in recipe.milestones], gamma=recipe.gamma)
     if recipe.schedule == "constant":
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _step: 1.0)
     raise ValueError(f"unknown schedule {recipe.schedule!r}")
@@ -119,25 +164,31 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, kind: TaskKind, *,
         generator: torch.Generator, device: torch.device, progress: ProgressFn | None = None,
-        cancel: CancelFlag | None = None, stage: str = "training") -> float:
-    """Train `model` in place on uint8 images `x` with labels `y` following `recipe`; returns seconds taken."""
+        cancel: CancelFlag | None = None, stage: str = "training", steps: int | None = None) -> float:
+    """Train `model` in place on uint8 images `x` with labels `y` following `recipe` (forward passes under bf16
+    autocast when its precision is bf16; weights and optimizer state stay fp32); returns seconds taken. `steps`
+    stops after that many optimizer steps, with the recipe's schedule compressed into them (default: every step of
+    the recipe's epochs)."""
     started = time.perf_counter()
     n = len(x)
     steps_per_epoch = max(1, math.ceil(n / recipe.batch_size))
-    tracker = Tracker(recipe.epochs * steps_per_epoch, progress, cancel, stage)
+    total = recipe.epochs * steps_per_epoch if steps is None else max(1, int(steps))
+    epochs = math.ceil(total / steps_per_epoch)
+    tracker = Tracker(total, progress, cancel, stage)
     model.to(device).train()
     x_dev, y_dev = x.to(device), y.to(device)
     optimizer = make_optimizer(model.parameters(), recipe)
-    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch)
-    for epoch in range(recipe.epochs):
-        for batch in batch_indices(n, recipe.batch_size, generator):
+    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch, total)
+    for epoch in range(epochs):
+        for batch in batch_indices(n, recipe.batch_size, generator)[:total - epoch * steps_per_epoch]:
             batch = batch.to(device)
             inputs = augment(to_float(x_dev[batch]), recipe.augment, generator)
-            loss = task_loss(model(inputs), y_dev[batch], kind)
+            with training_autocast(recipe, device):
+                loss = task_loss(model(inputs), y_dev[batch], kind)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             scheduler.step()
-            tracker.step(f"{stage}, epoch {epoch + 1}/{recipe.epochs}", loss=loss.detach())
+            tracker.step(f"{stage}, epoch {epoch + 1}/{epochs}", loss=loss.detach())
     model.eval()
     return time.perf_counter() - started
