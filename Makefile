@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8501
+# The dashboard listens on this machine only (.streamlit/config.toml); `make run ADDRESS=0.0.0.0` exposes it on the
+# network deliberately (no login: anyone who reaches it can run jobs and read the data under the data roots).
+ADDRESS ?=
 
 .PHONY: run test venv browser bench clean
 
@@ -20,7 +23,8 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 run: $(STAMP)
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false
+	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false \
+		$(if $(ADDRESS),--server.address $(ADDRESS))
 
 test: $(STAMP) browser
 	$(BIN)/python -m pytest -q tests

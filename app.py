@@ -4,7 +4,8 @@ import streamlit as st
 
 from dashboard import sidebar
 
-st.set_page_config(page_title="Face unlearning", page_icon=":material/face_retouching_off:", layout="wide")
+# An emoji favicon is drawn as an inline SVG; a :material/...: one would be fetched from a font CDN.
+st.set_page_config(page_title="Face unlearning", page_icon="🙈", layout="wide")
 PAGES = {page.url_path: page for page in (
     st.Page("pages/forget_set.py", title="Forget set", icon=":material/person_remove:", default=True),
     st.Page("pages/unlearn.py", title="Unlearn", icon=":material/auto_fix_high:"),

@@ -12,11 +12,45 @@ import numpy as np
 import torch
 
 from mu_core.data import DataOptions, Dataset, Splits, load_dataset, make_splits
+from mu_core.errors import MUError
 from mu_core.imports import ImportedCheckpoint, import_checkpoint
 from mu_core.recipe import Recipe
 from mu_core.training import default_device, resolve_precision
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+MAX_SEED = 2**32 - 1  # numpy's seeds are 32-bit
+
+
+def check_seed(seed: object, what: str = "--seed") -> int:
+    """A seed as an int in 0..MAX_SEED, else MUError naming the range."""
+    text = str(seed).strip()
+    if isinstance(seed, bool) or not (isinstance(seed, int) or (text.isascii() and text.isdigit())) \
+            or not 0 <= int(text) <= MAX_SEED:
+        raise MUError(f"{what} must be a whole number from 0 to {MAX_SEED}, got {text[:40]!r}.")
+    return int(text)
+
+
+def check_device(text: str | None, what: str = "--device") -> torch.device:
+    """The torch device named by `text` (cpu, cuda, cuda:N, mps), or the default; MUError when it does not exist."""
+    if text is None or not str(text).strip():
+        return default_device()
+    text = str(text).strip()
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise MUError(f"{what} must be cpu or cuda (or cuda:N), got {text[:40]!r}.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise MUError(f"{what} asks for {text}, but no CUDA device is available here; use cpu.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise MUError(f"{what} asks for {text}, but this machine has {torch.cuda.device_count()} CUDA "
+                          "device(s), numbered from 0.")
+    elif device.type == "mps":
+        if not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+            raise MUError(f"{what} asks for mps, which is not available here; use cpu.")
+    elif device.type != "cpu":
+        raise MUError(f"{what} must be cpu or cuda (or cuda:N), got {text[:40]!r}.")
+    return device
 
 
 def checkpoint_root() -> Path:
@@ -77,10 +111,10 @@ def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: 
     """Resolve user choices into an Experiment; every bad choice raises a MUError with a clear message.
     `original` is a published `.pth` to use as the Original model (checked against the dataset right away);
     `precision` is fp32, bf16 or auto (None: the dataset recipe's, fp32)."""
-    torch_device = torch.device(device) if device else default_device()
+    seed, torch_device = check_seed(seed), check_device(device)
     ds = load_dataset(dataset, data_dir, data_options)
     splits = make_splits(ds, scenario, forget)
     recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size,
                                       precision=resolve_precision(precision, torch_device))
     imported = import_checkpoint(original, ds) if original else None
-    return Experiment(ds, splits, int(seed), recipe, torch_device, checkpoint_root(), imported)
+    return Experiment(ds, splits, seed, recipe, torch_device, checkpoint_root(), imported)

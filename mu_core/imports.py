@@ -39,9 +39,21 @@ class ImportedCheckpoint:
         return model
 
 
+MAX_BYTES = 1 << 30  # a ResNet-18 state dict is about 45 MB (float32); anything above 1 GiB is not one
+
+
 def _read(path: Path) -> object:
+    if "\0" in str(path):
+        raise CheckpointError("The checkpoint path contains a NUL byte, which no file name can hold.")
     if not path.is_file():
         raise CheckpointError(f"The checkpoint {path} does not exist or is not a file.")
+    size = path.stat().st_size  # checked before a byte is read
+    if size == 0:
+        raise CheckpointError(f"{path.name} is empty (0 bytes): expected a PyTorch state dict of a ResNet-18 "
+                              "(about 45 MB).")
+    if size > MAX_BYTES:
+        raise CheckpointError(f"{path.name} is {size / (1 << 30):.1f} GiB: a ResNet-18 state dict is about 45 MB, "
+                              f"and files over {MAX_BYTES >> 30} GiB are refused without being read.")
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -52,8 +64,17 @@ def _read(path: Path) -> object:
             f"{path.name} stores Python objects besides tensors (it refers to {found.group(1)}), which safe loading "
             "(weights_only=True) refuses; nothing was unpickled. Where you trust the file, re-save only its weights: "
             "torch.save(model.state_dict(), 'weights.pth').") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({e}).") from None
+    except (RuntimeError, EOFError, OSError, ValueError, MemoryError) as e:
+        raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({_reason(e)}); expected a file "
+                              "written by torch.save(model.state_dict(), ...).") from None
+
+
+def _reason(e: BaseException) -> str:
+    """The first sentence of a loading error, without torch's advice to load unsafely (never taken here)."""
+    text = str(e).strip().split("\n")[0].split(". ")[0].strip().rstrip(".")
+    if not text or "weights_only" in text or len(text) > 160:
+        return type(e).__name__
+    return text
 
 
 def _state_dict(obj: object, name: str) -> dict[str, torch.Tensor]:

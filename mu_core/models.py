@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -113,15 +114,65 @@ def save_checkpoint(stem: Path, model: nn.Module, meta: dict) -> None:
     atomic_write(meta_path, lambda p: p.write_text(json.dumps(full, indent=2, sort_keys=True)))
 
 
+# What a checkpoint's JSON must hold to be used; anything else is corrupt (and the model is retrained).
+META_FIELDS = ("fingerprint", "seconds", "weights_file", "file_sha256", "weights_sha256")
+ORPHAN_AGE_S = 15 * 60  # a temporary file untouched this long belongs to a write that was killed
+
+
 def read_meta(stem: Path) -> dict | None:
-    """The metadata of a complete checkpoint, or None when there is none."""
+    """The metadata of a complete checkpoint, or None when there is none. A file that cannot be read, is not a
+    JSON object or lacks a field of META_FIELDS raises CheckpointError saying which (the caller retrains)."""
     meta_path = stem.with_suffix(".json")
     if not meta_path.is_file():
         return None
     try:
-        return json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text())
     except (OSError, ValueError) as e:
-        raise CheckpointError(f"The checkpoint metadata {meta_path} is unreadable ({e}); delete it to retrain.")
+        reason = "it is not valid JSON" if isinstance(e, ValueError) else f"it cannot be read: {e.strerror or e}"
+        raise CheckpointError(f"The checkpoint metadata {meta_path.name} is corrupt ({reason}).") from None
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"The checkpoint metadata {meta_path.name} is corrupt (it holds a JSON "
+                              f"{type(meta).__name__}, not an object).")
+    missing = [k for k in META_FIELDS if k not in meta]
+    if missing:
+        raise CheckpointError(f"The checkpoint metadata {meta_path.name} is corrupt (it lacks "
+                              f"{', '.join(missing)}).")
+    if not isinstance(meta["seconds"], (int, float)) or isinstance(meta["seconds"], bool) \
+            or not isinstance(meta["fingerprint"], dict):
+        raise CheckpointError(f"The checkpoint metadata {meta_path.name} is corrupt (a field has the wrong type).")
+    return meta
+
+
+def remove_orphans(folder: Path, older_than_s: float = ORPHAN_AGE_S) -> list[Path]:
+    """Delete the temporary files of atomic writes that were killed (`.<name>.<random>.tmp`, untouched for
+    `older_than_s` seconds: a younger one may belong to a write still under way in another process)."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    now = time.time()
+    for tmp in folder.glob(".*.tmp"):
+        try:
+            if tmp.is_file() and now - tmp.stat().st_mtime > older_than_s:
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError:
+            continue
+    return removed
+
+
+def check_writable(folder: Path, what: str = "checkpoint folder") -> None:
+    """Create `folder` if needed and prove a file can be written there, before minutes of training are spent;
+    CheckpointError naming the folder otherwise. Also removes orphaned temporary files there."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-probe.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise CheckpointError(f"Cannot write to the {what} {folder} ({e.strerror or type(e).__name__}): nothing "
+                              "was trained. Make it writable, or point $MU_CHECKPOINTS at a folder that is.") \
+            from None
+    remove_orphans(folder)
 
 
 def load_checkpoint(stem: Path, model: nn.Module) -> dict:

@@ -8,7 +8,7 @@ from typing import Iterable
 import numpy as np
 
 from mu_core.data import Dataset
-from mu_core.data.splits import parse_forget, select_forget
+from mu_core.data.splits import parse_forget, select_forget, write_spec
 from mu_core.errors import DataError
 
 KINDS = ("people", "photos")
@@ -28,22 +28,13 @@ def chosen(ds: Dataset, spec: str) -> tuple[str, list[int]]:
 
 def spec_for(ds: Dataset, kind: str, indices: Iterable[int]) -> str | None:
     """The canonical spec of identity indices (kind "people") or sample indices ("photos"); None when empty.
-    Indices are written as numbers unless the data's names are numbers too, in which case names are used."""
+    The same spelling `make_splits` gives the set (see splits.write_spec), so the gallery and the command line name
+    one cached Retrained model."""
     if kind not in KINDS:
         raise DataError(f"The gallery selects people or photos, not {kind}.")
-    wanted = sorted({int(i) for i in indices})
-    if not wanted:
+    if not list(indices := [int(i) for i in indices]):
         return None
-    names = ds.identity_names if kind == "people" else ds.sample_ids
-    for items in ([str(i) for i in wanted], [names[i] for i in wanted]):
-        spec = f"{kind}:{','.join(items)}"
-        if all("," not in item for item in items) and _selects(ds, spec, wanted):
-            return spec
-    raise DataError(f"This selection of {kind} cannot be written in the forget syntax (names with commas?).")
-
-
-def _selects(ds: Dataset, spec: str, wanted: list[int]) -> bool:
-    try:
-        return chosen(ds, spec)[1] == wanted
-    except DataError:
-        return False
+    spec = write_spec(ds, kind, indices)
+    if spec is None:
+        raise DataError(f"This selection of {kind} cannot be written in the forget syntax (names with commas?).")
+    return spec

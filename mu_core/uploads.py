@@ -20,6 +20,8 @@ FORMATS = ("JPEG", "PNG", "GIF", "BMP", "TIFF", "WEBP", "PPM")  # PPM also reads
 ACCEPTED = "JPEG, PNG, GIF, BMP, TIFF, WebP, PGM/PPM"  # FORMATS as users know them
 MAX_PIXELS = 40_000_000
 MIN_SIDE = 16
+MAX_SIDE = 16383  # WebP's limit (the dashboard's thumbnails are WebP); larger sides are refused
+MAX_ASPECT = 20   # a face photo is not a strip: wider (or taller) than 20:1 is refused, so thumbnails stay in range
 _NOT_THIS_FORMAT = (SyntaxError, IndexError, TypeError, ValueError, struct.error, EOFError)
 _DAMAGED = (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error, zlib.error)
 _BOMB = (Image.DecompressionBombError, Image.DecompressionBombWarning)
@@ -42,12 +44,21 @@ def read_upload(name: str, data: bytes, max_pixels: int = MAX_PIXELS, min_side: 
         if min(width, height) < min_side:
             raise DataError(f"{name} is too small: {width} x {height} pixels (at least {min_side} x {min_side} are "
                             "needed to see a face).")
+        if max(width, height) > MAX_SIDE:
+            raise DataError(f"{name} is {width} x {height} pixels: sides of at most {MAX_SIDE} pixels are accepted "
+                            "(WebP's limit, used for the thumbnails). Downscale it and upload it again.")
+        if max(width, height) > MAX_ASPECT * min(width, height):
+            raise DataError(f"{name} is {width} x {height} pixels, a strip rather than a photo of a face: at most "
+                            f"{MAX_ASPECT} times as wide as high (or as high as wide) is accepted. Crop it to the "
+                            "face.")
         image.load()
         return to_array(_to_l_or_rgb(ImageOps.exif_transpose(image)))
     except _BOMB:
         raise DataError(f"{name} claims an enormous size once decoded (a decompression bomb?); it was refused.") \
             from None
     except _DAMAGED as e:
+        if _text_bomb(e):
+            raise _bomb_error(name) from None
         raise DataError(f"{name} is damaged or truncated and cannot be decoded ({e}). Upload the complete file.") \
             from None
 
@@ -62,9 +73,22 @@ def _identify(name: str, data: bytes) -> ImageFile.ImageFile:
             continue
         try:
             return factory(io.BytesIO(data), "")
-        except _NOT_THIS_FORMAT:
+        except _NOT_THIS_FORMAT as e:
+            if _text_bomb(e):
+                raise _bomb_error(name) from None
             continue
     raise DataError(f"{name} is not an image this app can read (accepted: {ACCEPTED}).")
+
+
+def _text_bomb(e: BaseException) -> bool:
+    """PIL's refusal of a PNG text (or ICC) chunk that decompresses to more than its limit: a ValueError
+    "Decompressed data too large" (also raised as "Decompressed Data Too Large")."""
+    return isinstance(e, ValueError) and "decompressed data too large" in str(e).lower()
+
+
+def _bomb_error(name: str) -> DataError:
+    return DataError(f"{name} holds a compressed text chunk that expands to an enormous size (a decompression "
+                     "bomb); it was refused without being decoded.")
 
 
 def _to_l_or_rgb(image: Image.Image) -> Image.Image:

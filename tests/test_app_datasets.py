@@ -74,20 +74,20 @@ class Case:
 
 CASES = [
     Case("mufac", "mufac", F.make_mufac, "88 rows, 22 identities, 0 missing files.", "people", MUFAC_TRAIN_PEOPLE,
-         4, 0, "first:15%", [],
-         "The forget set `first:15%` is selected: **7 training photos** will be forgotten, 41 stay; utility is "
+         4, 0, "first:7", [],
+         "The forget set `first:7` is selected: **7 training photos** will be forgotten, 41 stay; utility is "
          "measured on 16 test photos, the attack's non-members are 24 photos never trained on.",
          "multiclass", AGE_RANGES),
     Case("mucac", "mucac", F.make_mucac, "40 rows, 10 identities, 0 missing files.", "people", MUCAC_TRAIN_PEOPLE,
-         4, 0, "people:190-1249", ["200", "300", "1000"],
+         4, 0, "people:200-1000", ["200", "300", "1000"],
          "**3 people** selected: **12 training photos** will be forgotten; the attack's non-members are **8 photos "
          "of people never trained on**. 12 training photos of 3 other people stay; utility is measured on 8 test "
          "photos of held-out people.", "multilabel", ["Male", "Smiling", "Young"]),
     Case("mucac-binary", "mucac-smiling", F.make_mucac, "40 rows, 10 identities, 0 missing files.", "people",
-         MUCAC_TRAIN_PEOPLE, 4, 0, "people:190-1249", ["200", "300", "1000"],
+         MUCAC_TRAIN_PEOPLE, 4, 0, "people:200-1000", ["200", "300", "1000"],
          "**3 people** selected: **12 training photos** will be forgotten", "binary", ["not Smiling", "Smiling"]),
     Case("jaffe", "jaffe", F.make_jaffe, "140 rows, 10 identities, 0 missing files.", "people", JAFFE_TRAIN_PEOPLE,
-         14, 0, "people:KA", ["KA"],
+         14, 0, "people:0", ["KA"],
          "**1 person** selected: **14 training photos** will be forgotten; the attack's non-members are **28 photos "
          "of people never trained on**. 70 training photos of 5 other people stay; utility is measured on 28 test "
          "photos of held-out people.", "multiclass", list(EXPRESSIONS.values())),
@@ -97,17 +97,17 @@ CASES = [
          "measured on 10 test photos, the attack's non-members are 32 photos never trained on.",
          "multiclass", list(EXPRESSIONS.values())),
     Case("cifar10", "cifar10", F.make_cifar10, "120 rows, 120 identities, 0 missing files.", "photos",
-         [], 0, 0, "random:10%", [],
-         "The forget set `random:10%` is selected: **10 training photos** will be forgotten, 90 stay; utility is "
+         [], 0, 0, "random:10", [],
+         "The forget set `random:10` is selected: **10 training photos** will be forgotten, 90 stay; utility is "
          "measured on 20 test photos, the attack's non-members are 20 photos never trained on.",
          "multiclass", CIFAR_CLASSES),
     Case("folder-people", "folder", F.make_person_folders, "80 rows, 8 identities, 0 missing files.", "people",
-         [f"person{p}" for p in range(1, 9)], 7, 3, "people:person1,person5", ["person1", "person5"],
+         [f"person{p}" for p in range(1, 9)], 7, 3, "people:0,4", ["person1", "person5"],
          "**2 people** selected: **14 training photos** will be forgotten; their **6 test photos** are never "
          "trained on (the attack's non-members). 42 training photos of 6 other people stay; utility is measured on "
          "their 18 test photos.", "multiclass", [f"person{p}" for p in range(1, 9)]),
     Case("folder-csv", "folder", F.make_face_csv, "60 rows, 10 identities, 0 missing files.", "people",
-         ["p0", "p1", "p3", "p5", "p6", "p8"], 6, 0, "people:p0", ["p0"],
+         ["p0", "p1", "p3", "p5", "p6", "p8"], 6, 0, "people:0", ["p0"],
          "**1 person** selected: **6 training photos** will be forgotten; the attack's non-members are **12 photos "
          "of people never trained on**. 30 training photos of 5 other people stay; utility is measured on 12 test "
          "photos of held-out people.", "binary", ["even", "odd"]),
@@ -190,7 +190,7 @@ def test_mufac_picks_families_or_people_and_the_default_comes_back(data_root):
 
     button(at, "Default").click().run()
     assert_clean(at)
-    assert at.session_state[CURRENT].spec == "first:15%" and at.multiselect[0].value == []
+    assert at.session_state[CURRENT].spec == "first:7" and at.multiselect[0].value == []
     assert CASES[0].summary in texts(at)
     button(at, "Clear").click().run()
     assert "Nothing selected yet." in texts(at)

@@ -69,7 +69,7 @@ def test_mufac_forget_by_rows_family_or_person(mufac_dir):
     person = make_splits(ds, None, "people:F0002/D,F0005")
     assert names_in(ds, person.forget) == {"F0002/D", "F0005/A", "F0005/D"}
     # The benchmark's default (the first 1,500 rows) would be all 48 rows here: the same share (15%) instead.
-    assert make_splits(ds).forget_spec == "first:15%" and len(make_splits(ds).forget) == 7
+    assert make_splits(ds).forget_spec == "first:7" and len(make_splits(ds).forget) == 7  # first:15%, as a count
     with pytest.raises(DataError, match="would forget all 48"):
         make_splits(ds, None, "first:1500")
     with pytest.raises(DataError, match="Unknown person 'F0999'"):
@@ -133,7 +133,7 @@ def test_mucac_multilabel_labels_follow_the_celeba_columns_and_identity_ranges(m
         values = F.mucac_values(identity, k)
         assert tuple(ds.labels[i]) == tuple(int(values[a] == 1) for a in ds.class_names)
     splits = make_splits(ds)
-    assert splits.forget_spec == "people:190-1249"
+    assert splits.forget_spec == "people:200-1000"  # people:190-1249, canonically (the identities it holds)
     assert names_in(ds, splits.forget) == {"200", "300", "1000"}
     assert names_in(ds, splits.retain) == {"2000", "3000", "4000"}
     assert names_in(ds, splits.test) == {"5", "100"} and names_in(ds, splits.unseen) == {"5000", "6000"}
@@ -227,7 +227,7 @@ def test_jaffe_expressions_from_file_names_and_identity_disjoint_split(jaffe_dir
     people = {split: names_in(ds, ds.indices(split)) for split in ("train", "test", "unseen")}
     assert people == {"train": {"KA", "KL", "KR", "NA", "NM", "UY"}, "test": {"KM", "TM"}, "unseen": {"MK", "YM"}}
     splits = make_splits(ds)
-    assert splits.forget_spec == "people:KA" and names_in(ds, splits.forget) == {"KA"}
+    assert splits.forget_spec == "people:0" and names_in(ds, splits.forget) == {"KA"}
 
 
 def test_jaffe_piufr_split_is_image_level(jaffe_dir):
@@ -253,7 +253,7 @@ def test_cifar10_python_folder_and_random_forgetting(tmp_path):
     assert (len(ds), len(ds.indices("train")), ds.class_names[3]) == (120, 100, "cat")
     assert ds.images(32).shape == (120, 3, 32, 32)
     splits = make_splits(ds)
-    assert splits.forget_spec == "random:10%" and len(splits.forget) == 10
+    assert splits.forget_spec == "random:10" and len(splits.forget) == 10  # random:10%, as a count
     assert list(splits.unseen) == list(ds.indices("test"))
     assert list(make_splits(ds, None, "random:10").forget) == list(splits.forget)  # a fixed seed
 
@@ -373,7 +373,11 @@ def test_allowed_data_roots(tmp_path, monkeypatch):
     with pytest.raises(DataError, match="does not exist"):
         check_data_path(allowed / "missing")
     monkeypatch.delenv("MU_DATA_ROOTS")
-    assert check_data_path(Path.home()) == Path.home().resolve()  # by default: repo data/ and the home folder
+    monkeypatch.setenv("HOME", str(tmp_path))  # by default: ~/mu-data only, never the whole home folder
+    (tmp_path / "mu-data" / "faces").mkdir(parents=True)
+    assert check_data_path(tmp_path / "mu-data" / "faces") == (tmp_path / "mu-data" / "faces").resolve()
+    with pytest.raises(DataError, match="outside the folders"):
+        check_data_path(tmp_path)
 
 
 def test_orl_selections_are_unchanged():

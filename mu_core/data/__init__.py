@@ -12,7 +12,7 @@ from mu_core.data import cifar10, folder, jaffe, mucac, mufac
 from mu_core.data.base import Dataset, Scenario
 from mu_core.data.orl import orl_dataset
 from mu_core.data.records import DataOptions, Records
-from mu_core.data.roots import allowed_roots, check_data_path
+from mu_core.data.roots import allowed_roots, check_data_path, check_path_text
 from mu_core.data.splits import Splits, make_splits, parse_forget
 from mu_core.errors import DataError
 
@@ -88,6 +88,8 @@ def load_dataset(name: str = "orl", data_dir: str | Path | None = None,
                  options: DataOptions | None = None) -> Dataset:
     """A dataset by name (cached per name, folder and options, since preparing images costs time)."""
     source, options = _checked(name, options)
+    if data_dir and source.needs_folder:
+        check_path_text(data_dir, "data folder")  # a NUL byte: a clear message, not pathlib's ValueError
     return _load(name, str(Path(data_dir).resolve()) if data_dir and source.needs_folder else None, options)
 
 

@@ -12,6 +12,7 @@ from typing import Protocol, Sequence
 import numpy as np
 from PIL import Image
 
+from mu_core.data.roots import CSV_SUFFIX, check_path_text, escapes_roots
 from mu_core.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".pgm", ".ppm", ".webp")
@@ -37,14 +38,27 @@ def find_child(folder: Path, names: Sequence[str], what: str, layout: str) -> Pa
                     f"expected {layout}).")
 
 
-def existing_dir(path: Path | None, source: str, layout: str) -> Path:
-    """The data folder given for `source`, or a DataError saying what the folder must contain."""
+def existing_dir(path: Path | None, source: str, layout: str, csv_ok: bool = False) -> Path:
+    """The data folder given for `source` (or, with `csv_ok`, a .csv file), or a DataError saying what the folder
+    must contain. A file of another kind is refused without being opened."""
     if path is None:
         raise DataError(f"The {source} dataset is read from a folder you downloaded: give it with --data-dir "
                         f"({layout}).")
+    check_path_text(path, "data folder")
     if not path.exists():
         raise DataError(f"The data folder {path} does not exist.")
-    return path
+    if escapes_roots(path):
+        raise DataError(f"{path} is a link that leads outside the allowed data roots; it is not read.")
+    if path.is_dir() or (csv_ok and path.is_file() and path.suffix.lower() == CSV_SUFFIX):
+        return path
+    kind = f"a folder or a {CSV_SUFFIX} file" if csv_ok else "a folder"
+    raise DataError(f"{path} is not a folder: the {source} dataset is read from {kind} ({layout}).")
+
+
+def refuse_escape(path: Path, what: str = "file") -> None:
+    """A DataError when `path` is a link inside the data roots that leads outside them (never followed)."""
+    if escapes_roots(path):
+        raise DataError(f"The {what} {path} is a link that leads outside the allowed data roots; it is not read.")
 
 
 def relative_file(root: Path, relative: str) -> Path | None:
@@ -56,28 +70,37 @@ def relative_file(root: Path, relative: str) -> Path | None:
 
 
 def read_csv(path: Path, required: Sequence[str]) -> list[dict[str, str]]:
-    """Rows of a CSV file as dicts (header names and cells stripped), after checking the required columns."""
+    """Rows of a CSV file as dicts (header names and cells stripped), after checking the required columns. Errors
+    name the columns wanted and count what was found; they never quote the file (it may not be a table at all)."""
+    refuse_escape(path, "CSV file")
     try:
         with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             header = [h.strip() for h in (reader.fieldnames or [])]
             missing = [c for c in required if c not in header]
             if missing:
-                found = ", ".join(header) if header else "no header"
+                found = f"its first line has {len(header)} column{'s' if len(header) != 1 else ''}" if header \
+                    else "it has no header line"
                 raise DataError(f"{path} lacks the column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
-                                f"(found: {found}).")
+                                f"({found}; the columns needed are {', '.join(required)}).")
             reader.fieldnames = header
             return [{k: (v or "").strip() for k, v in row.items() if k is not None} for row in reader]
-    except (OSError, UnicodeDecodeError, csv.Error) as e:
-        raise DataError(f"Cannot read the CSV file {path}: {e}.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"Cannot read the CSV file {path}: it is not UTF-8 text.") from None
+    except (OSError, csv.Error) as e:
+        raise DataError(f"Cannot read the CSV file {path}: {getattr(e, 'strerror', None) or type(e).__name__}.") \
+            from None
 
 
 def read_text_lines(path: Path) -> list[str]:
     """Non-empty lines of a text file."""
+    refuse_escape(path, "text file")
     try:
         return [line for line in path.read_text(encoding="utf-8", errors="strict").splitlines() if line.strip()]
-    except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"Cannot read the text file {path}: {e}.") from None
+    except UnicodeDecodeError:
+        raise DataError(f"Cannot read the text file {path}: it is not UTF-8 text.") from None
+    except OSError as e:
+        raise DataError(f"Cannot read the text file {path}: {e.strerror or type(e).__name__}.") from None
 
 
 def list_images(folder: Path) -> list[Path]:
@@ -137,7 +160,11 @@ class FileImages:
     def __call__(self, i: int) -> np.ndarray:
         return self.scaled(i, 0)
 
+    def _check(self, i: int) -> None:
+        refuse_escape(self.paths[i], "image")
+
     def scaled(self, i: int, size: int) -> np.ndarray:
+        self._check(i)
         try:
             return decode_image(self.paths[i], size or None)
         except FileNotFoundError:
@@ -145,6 +172,7 @@ class FileImages:
 
     def fingerprint(self, i: int, min_side: int) -> tuple[bytes, Image.Image]:
         """The file's bytes and a small decoded copy; FileNotFoundError when it is missing."""
+        self._check(i)
         try:
             raw = self.paths[i].read_bytes()
         except FileNotFoundError:

@@ -15,6 +15,7 @@ from mu_core.data.files import FileImages, existing_dir, list_images, natural_ke
 from mu_core.data.orl import RECIPE
 from mu_core.data.records import (DataOptions, Records, evenly_spaced, identity_disjoint_splits, prepare,
                                   records_dataset)
+from mu_core.data.roots import escapes_roots
 from mu_core.errors import DataError
 
 COLUMNS = ("image_path", "label", "identity")
@@ -26,7 +27,7 @@ LAYOUT = ("a folder with one subfolder of photos per person, or a CSV file (or a
 
 
 def _csv_file(path: Path) -> Path | None:
-    if path.is_file():
+    if path.is_file():  # existing_dir let only a .csv file through
         return path
     found = sorted(path.glob("*.csv"))
     if len(found) > 1:
@@ -39,13 +40,18 @@ def _rows(path: Path) -> tuple[list[dict], Path, list[str], bool]:
     """Rows {file, id, label, identity[, split]}, the listing's path, the rows skipped and whether splits are given."""
     csv_path = _csv_file(path)
     if csv_path is None:
-        people = sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
-                        key=lambda p: natural_key(p.name))
+        folders = sorted((p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")),
+                         key=lambda p: natural_key(p.name))
+        outside = [p for p in folders if escapes_roots(p)]
+        skipped = [f"{p.name} links outside the allowed data roots; it was not read" for p in outside]
+        people = [p for p in folders if p not in outside]
         rows = [{"file": f, "id": f"{p.name}/{f.name}", "label": p.name, "identity": p.name}
                 for p in people for f in list_images(p)]
         if not rows:
-            raise DataError(f"{path} has no subfolders with photos and no CSV file (expected {LAYOUT}).")
-        return rows, path, [], False
+            raise DataError(f"{path} has no subfolders with photos and no CSV file (expected {LAYOUT})"
+                            + (f"; {len(outside)} subfolder(s) link outside the allowed data roots." if outside
+                               else "."))
+        return rows, path, skipped, False
     table = read_csv(csv_path, COLUMNS)
     has_split = bool(table) and "split" in table[0]
     rows, invalid = [], []
@@ -72,7 +78,7 @@ class _Listing(NamedTuple):
 
 def _read(folder: Path | None) -> _Listing:
     """The rows with their base splits (see the module's docstring) and class names."""
-    rows, source, invalid, has_split = _rows(existing_dir(folder, "face folder", LAYOUT))
+    rows, source, invalid, has_split = _rows(existing_dir(folder, "face folder", LAYOUT, csv_ok=True))
     recognition = all(r["label"] == r["identity"] for r in rows)
     if not has_split and recognition:
         for person in {r["identity"] for r in rows}:

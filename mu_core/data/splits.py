@@ -3,7 +3,11 @@
   with numeric identity names (MUCAC), `people:190-1249` selects the range (inclusive);
 - `photos:12,s3/4`: training samples by index or id;
 - `first:1500` / `first:10%`: the first training rows in file order (MUFAC's benchmark forget set);
-- `random:5000` / `random:10%`: training samples drawn at random with the fixed seed RANDOM_SEED."""
+- `random:5000` / `random:10%`: training samples drawn at random with the fixed seed RANDOM_SEED.
+Numbers are ASCII digits only. However a set is written, `Splits.forget_spec` is its one canonical spelling
+(`canonical_spec`): the people or photos it selects, sorted and without repeats, by index where the data allows it
+(names, with runs as ranges, where identity names are numbers), and `first:N` / `random:N` as a count. The cache
+of Retrained models and the run store are keyed by that spelling, so `people:7,2,2` and `people:s3,s8` are one set."""
 from __future__ import annotations
 
 import hashlib
@@ -16,6 +20,11 @@ from mu_core.errors import DataError
 
 SELECTIONS = ("people", "photos", "first", "random")
 RANDOM_SEED = 0
+
+
+def is_number(text: str) -> bool:
+    """A whole number written in ASCII digits (str.isdigit also accepts "²" and "٣")."""
+    return text.isascii() and text.isdigit()
 
 
 @dataclass(frozen=True)
@@ -55,12 +64,13 @@ def parse_forget(spec: str) -> tuple[str, list[str]]:
     return kind, items
 
 
-def _lookup(item: str, names: list[str], what: str, allow_index: bool = True) -> int:
-    """An item is a name (exact) or, when `allow_index`, an integer index into `names`."""
-    index = {name: i for i, name in enumerate(names)}
+def _lookup(item: str, names: list[str], what: str, allow_index: bool = True,
+            index: dict[str, int] | None = None) -> int:
+    """An item is a name (exact) or, when `allow_index`, an integer index into `names` (ASCII digits)."""
+    index = {name: i for i, name in enumerate(names)} if index is None else index
     if item in index:
         return index[item]
-    if allow_index and item.lstrip("-").isdigit() and 0 <= int(item) < len(names):
+    if allow_index and is_number(item) and int(item) < len(names):
         return int(item)
     shown = f"{names[0]}..{names[-1]}" if len(names) > 3 else ", ".join(names)
     how = f"an index 0-{len(names) - 1} or a name" if allow_index else "a name or a range such as 190-1249"
@@ -72,9 +82,9 @@ def _people(names: list[str], item: str) -> list[int]:
     family = [i for i, name in enumerate(names) if name.startswith(item + "/")]
     if family and item not in names:
         return family
-    numeric = all(name.isdigit() for name in names)
+    numeric = all(is_number(name) for name in names)
     low, sep, high = item.partition("-")
-    if numeric and sep and low.isdigit() and high.isdigit():
+    if numeric and sep and is_number(low) and is_number(high):
         chosen = [i for i, name in enumerate(names) if int(low) <= int(name) <= int(high)]
         if not chosen:
             raise DataError(f"No identity has a number from {low} to {high}.")
@@ -85,13 +95,13 @@ def _people(names: list[str], item: str) -> list[int]:
 def _count(kind: str, items: list[str], total: int) -> int:
     """N or P% of the `total` training samples, for first:... and random:..."""
     text = items[0] if len(items) == 1 else ""
-    if text.endswith("%") and text[:-1].replace(".", "", 1).isdigit() and 0 < float(text[:-1]) <= 100:
+    if text.endswith("%") and is_number(text[:-1].replace(".", "", 1)) and 0 < float(text[:-1]) <= 100:
         n = max(1, round(total * float(text[:-1]) / 100))
-    elif text.isdigit() and int(text) >= 1:
+    elif is_number(text) and int(text) >= 1:
         n = int(text)
     else:
-        raise DataError(f"{kind}:N needs one positive whole number or a percentage such as {kind}:10%, "
-                        f"got {','.join(items)!r}.")
+        raise DataError(f"{kind}:N needs one positive whole number (ASCII digits) or a percentage above 0 and at "
+                        f"most 100 such as {kind}:10%, got {','.join(items)!r}.")
     if n >= total:
         raise DataError(f"{kind}:{text} would forget all {total} training images: nothing would remain to retrain "
                         "on.")
@@ -107,7 +117,8 @@ def select_forget(ds: Dataset, kind: str, items: list[str]) -> np.ndarray:
             raise DataError("The chosen people have no training photos, so there is nothing to forget.")
         return forget
     if kind == "photos":
-        chosen = sorted({_lookup(item, ds.sample_ids, "photo") for item in items})
+        index = {name: i for i, name in enumerate(ds.sample_ids)}
+        chosen = sorted({_lookup(item, ds.sample_ids, "photo", index=index) for item in items})
         not_train = [ds.sample_ids[i] for i in chosen if ds.base_splits[i] != TRAIN]
         if not_train:
             raise DataError("Only training photos can be forgotten; not in the training set: "
@@ -126,12 +137,17 @@ def make_splits(ds: Dataset, scenario_name: str | None = None, forget_spec: str 
         raise DataError(f"Unknown scenario {scenario_name!r} for {ds.title}; choose one of "
                         f"{', '.join(ds.scenarios)}.")
     scenario: Scenario = ds.scenarios[scenario_name]
-    spec = forget_spec or scenario.default_forget
+    if forget_spec is not None and not forget_spec.strip():
+        raise DataError(f"The forget selection is empty: name what to forget (for example "
+                        f"{scenario.default_forget[:40]}), or leave --forget out for the scenario's default.")
+    spec = forget_spec if forget_spec is not None else scenario.default_forget
     kind, items = parse_forget(spec)
     if kind not in scenario.selections:
         allowed = " or ".join(f"{s}:..." for s in scenario.selections)
-        raise DataError(f"The {scenario.name!r} scenario forgets with {allowed}, not {kind}:... "
-                        f"(choose --scenario {'photos' if kind == 'photos' else ds.default_scenario} for that).")
+        others = [s.name for s in ds.scenarios.values() if kind in s.selections]
+        hint = (f"choose --scenario {others[0]} for that" if others else
+                f"no scenario of {ds.title} forgets with {kind}:...")
+        raise DataError(f"The {scenario.name!r} scenario forgets with {allowed}, not {kind}:... ({hint}).")
     train = ds.indices(TRAIN)
     forget = np.sort(select_forget(ds, kind, items))
     retain = np.setdiff1d(train, forget)
@@ -148,5 +164,58 @@ def make_splits(ds: Dataset, scenario_name: str | None = None, forget_spec: str 
         unseen = test
     if len(unseen) == 0:
         raise DataError("No held-out photos of the forgotten data are available as MIA non-members.")
-    canonical = f"{kind}:{','.join(items)}"
-    return Splits(scenario.name, canonical, train, forget, retain, test, unseen)
+    return Splits(scenario.name, canonical_spec(ds, kind, forget), train, forget, retain, test, unseen)
+
+
+def canonical_spec(ds: Dataset, kind: str, forget: np.ndarray) -> str:
+    """The one spelling of the forget set `forget` (sample indices) selected with `kind`."""
+    if kind in ("first", "random"):
+        return f"{kind}:{len(forget)}"
+    if kind == "people":
+        spec = write_spec(ds, kind, np.unique(ds.identities[forget]))
+    else:
+        spec = write_spec(ds, kind, forget)
+    if spec is None:  # names with commas in them: keep what selects the set, sorted
+        raise DataError(f"This selection of {kind} cannot be written in the forget syntax (names with commas?).")
+    return spec
+
+
+def write_spec(ds: Dataset, kind: str, indices) -> str | None:
+    """The canonical spec naming identity indices (kind "people") or sample indices ("photos"), or None when
+    nothing can name them (names with commas). Indices are written as numbers unless the data's names are numbers
+    too, in which case names are used (runs of neighbouring identities as ranges, `people:190-1249`)."""
+    wanted = sorted({int(i) for i in indices})
+    if not wanted:
+        return None
+    names = ds.identity_names if kind == "people" else ds.sample_ids
+    candidates = [[str(i) for i in wanted]]
+    if kind == "people" and all(is_number(n) for n in names):
+        candidates.append(_runs(names, wanted))
+    candidates.append([names[i] for i in wanted])
+    index = None if kind == "people" else {name: i for i, name in enumerate(names)}
+    for items in candidates:
+        if all(item and "," not in item and item == item.strip() for item in items) \
+                and _names(ds, kind, items, index) == wanted:
+            return f"{kind}:{','.join(items)}"
+    return None
+
+
+def _runs(names: list[str], wanted: list[int]) -> list[str]:
+    """Numeric identity names `wanted` (sorted indices), neighbouring ones as ranges "low-high"."""
+    items, start = [], 0
+    for k in range(1, len(wanted) + 1):
+        if k == len(wanted) or wanted[k] != wanted[k - 1] + 1:
+            low, high = names[wanted[start]], names[wanted[k - 1]]
+            items.append(low if k - start == 1 else f"{low}-{high}")
+            start = k
+    return items
+
+
+def _names(ds: Dataset, kind: str, items: list[str], index: dict[str, int] | None) -> list[int] | None:
+    """The sorted identity or sample indices `items` name (None when one of them names nothing)."""
+    try:
+        if kind == "people":
+            return sorted({p for item in items for p in _people(ds.identity_names, item)})
+        return sorted({_lookup(item, ds.sample_ids, "photo", index=index) for item in items})
+    except DataError:
+        return None
