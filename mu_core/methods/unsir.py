@@ -69,8 +69,11 @@ def optimise_noise(ctx: UnlearnContext, noise: torch.Tensor, objective, hp: dict
     opt = torch.optim.Adam([noise], lr=hp["noise_lr"])
     ctx.model.train(train_mode)
     for _ in range(hp["noise_steps"]):
-        loss = objective(ctx.model(noise), noise)
-        noise.grad, = torch.autograd.grad(loss, [noise])
+        # the gradient with respect to an identity view of the noise (the same numbers): FLOP counting
+        # (mu_core.compute) cannot take a gradient with respect to a leaf tensor directly
+        view = noise.view_as(noise)
+        loss = objective(ctx.model(view), view)
+        noise.grad, = torch.autograd.grad(loss, [view])
         opt.step()
         ctx.tracker.step(stage=stage, noise=loss.detach())
     ctx.model.train()
