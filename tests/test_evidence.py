@@ -169,3 +169,18 @@ def test_count_flops_counts_a_matmul_and_training_scales_with_steps():
     assert one > 0 and training_flops(Recipe(epochs=3, batch_size=16, lr=0.1, image_size=32, augment="none"),
                                       32, 5, "multiclass") == 3 * one
     assert compute_ratio(one, 4 * one) == 0.25 and compute_ratio(None, one) is None
+
+
+def test_count_flops_agrees_with_flop_counter_mode_on_a_training_step():
+    from torch.utils.flop_counter import FlopCounterMode
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(392, 5))
+    x, y = torch.rand(4, 3, 9, 9), torch.tensor([0, 1, 2, 3])
+
+    def step():
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+
+    with count_flops() as count:
+        step()
+    with FlopCounterMode(display=False) as reference:
+        step()
+    assert count.total == reference.get_total_flops() > 0
