@@ -147,3 +147,4 @@ def per_class_accuracy(pred: np.ndarray, labels: np.ndarray, class_names: list[s
     if labels.ndim == 2:
         return {name: float(np.mean(pred[:, j] == labels[:, j])) for j, name in enumerate(class_names)}
     return {class_names[c]: float(np.mean(pred[labels == c] == c)) for c in np.unique(labels)}
+from mu_core.evidence import forget_quality, identity_dprime, logit_scaled_confidence  # noqa: E402,F401  (re-exported)
