@@ -11,6 +11,7 @@ PAGES = {page.url_path: page for page in (
     st.Page("pages/unlearn.py", title="Unlearn", icon=":material/auto_fix_high:"),
     st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
     st.Page("pages/runs.py", title="Runs", icon=":material/history:"),
+    st.Page("pages/benchmark.py", title="Benchmark", icon=":material/leaderboard:"),
 )}
 page = st.navigation(list(PAGES.values()))
 wanted = st.query_params.get(sidebar.GOTO_PAGE)

@@ -1,13 +1,12 @@
-"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, references, tune."""
+"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, references, tune, presets."""
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import sys
 from pathlib import Path
 
-from mu_core import cli_bank
+from mu_core import cli_bank, cli_tune
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
@@ -214,28 +213,6 @@ def cmd_references(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_tune(args: argparse.Namespace) -> int:
-    """Grid search of one method's hyperparameters on a tuning seed; rows sorted by gap to Retrained. The grid
-    starts from the method's declared defaults, not from the data's preset, so that a table depends on its command
-    only and rerunning the tuning after the presets changed gives the same table."""
-    method = get_method(args.method)
-    grid = {k: [v for v in vs.split(",") if v] for k, vs in parse_sets(args.grid).items()}
-    declared = method.declared_defaults()
-    settings = [{**declared, **dict(zip(grid, values))} for values in itertools.product(*grid.values())]
-    exp = experiment_from(args)
-    for overrides in settings:  # every value checked before the baselines take minutes to train
-        method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
-    print(describe(exp))
-    baselines = score_baselines(exp, ConsoleProgress())
-    rows = [baselines["original"].result, baselines["retrained"].result]
-    for overrides in settings:
-        rows.append(run_method(exp, method.name, overrides, baselines, ConsoleProgress()).result)
-    rows[2:] = sorted(rows[2:], key=lambda r: r["metrics"]["gap_to_retrained"])
-    print(format_table(rows, markdown=args.markdown_out, hparams=True))
-    write_json(args.json, {"rows": rows})
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mu_core", description="Machine unlearning on face models.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -269,12 +246,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     cli_bank.add_references_options(p)
     p.set_defaults(func=cmd_references)
-    p = sub.add_parser("tune", help="grid search of one method on a tuning seed (never the reported seeds)")
-    add_common(p)
-    p.add_argument("--method", required=True)
-    p.add_argument("--grid", action="append", default=[], metavar="KEY=V1,V2,...")
-    p.add_argument("--markdown-out", action="store_true", help="print the table as markdown")
-    p.set_defaults(func=cmd_tune)
+    cli_tune.add_commands(sub, ConsoleProgress)
     return parser
 
 

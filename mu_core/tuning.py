@@ -1,89 +1,97 @@
-"""The rule that turns a method's recorded grid searches (docs/tuning/orl-<scenario>/<method>.md, the markdown
-tables of `python -m mu_core tune`) into its preset, so that the presets can be checked against the tables."""
+"""The one rule that turns the tuning's trial records into presets, and the presets file it writes.
+
+A trial record (one JSON line of docs/tuning/trials/<dataset>-<scenario>/<method>.jsonl, written by mu_core.search)
+holds the method's full hyperparameters and, for each tuning seed, the bank-level verdict (design.md 5b) and the
+compute ratio. The rule: among the trials whose verdict is "forgotten" on every tuning seed, the one with the lowest
+compute ratio (its largest over the seeds; ratios equal to RATIO_DIGITS decimals tie, and the higher mean forgetting
+quality F wins the tie); when no trial forgets, no preset: the method runs with its declared defaults. The preset
+stores the picked trial's values that differ from the declared defaults."""
 from __future__ import annotations
 
 import json
-import re
-import statistics
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-from mu_core.methods import Method
-from mu_core.report import KEYS
+from mu_core.experiment import REPO_ROOT
+from mu_core.jsonio import dumps
+from mu_core.methods import REGISTRY
+from mu_core.methods.base import PRESETS_FILE
 
-BUDGET_SECONDS = 8.0  # a little under 10% of the Retrained model's ~90-145 s on the built-in faces, for timing noise
-TIE = 0.001  # gaps this close count as equal; the higher NoMUS wins
-FALLBACK_SLACK = 1.25  # with nothing in budget: settings up to this multiple of the fastest one compete
-GAP_TARGET = 0.05  # the methods issue's target: a gap to Retrained of at most this...
-NOMUS_MARGIN = 0.02  # ...with a NoMUS no lower than the Retrained model's minus this
-
-
-def read_rows(markdown: str, method: str) -> list[dict[str, Any]]:
-    """Every row of `method` in the tables of a tuning file (report.format_table with hyperparameters: the method,
-    the KEYS columns, then the hyperparameters): gap (None for the Retrained model's "-"), NoMUS, seconds,
-    hyperparameters ({} where the cell is empty), and the tuning seed named by the `--seed` of the command line
-    above its table."""
-    column = {key: 1 + i for i, key in enumerate(KEYS)}
-    rows, seed = [], None
-    for line in markdown.splitlines():
-        named = re.search(r"--seed (\d+)", line)
-        if named:
-            seed = int(named.group(1))
-        if line.startswith(f"| {method} |"):
-            cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]]
-            gap = cells[column["gap_to_retrained"]]
-            rows.append({"nomus": float(cells[column["nomus"]]), "gap": None if gap == "-" else float(gap),
-                         "seconds": float(cells[column["seconds"]]),
-                         "hparams": json.loads(cells[1 + len(KEYS)] or "{}"), "seed": seed})
-    return rows
+TRIALS_ROOT = REPO_ROOT / "docs" / "tuning" / "trials"
+RATIO_DIGITS = 4
 
 
-def over_seeds(rows: list[dict[str, Any]], retrained: dict[int, float]) -> list[dict[str, Any]]:
-    """One row per setting: its gap and NoMUS averaged over the tuning seeds it ran on (a setting run twice on one
-    seed counts that seed once, with its first row), the Retrained models' NoMUS (`retrained`, by seed) averaged
-    over the same seeds, its slowest seconds, and `seeds`, how many there were."""
-    settings: dict[str, dict[int | None, dict[str, Any]]] = {}
-    for row in rows:
-        settings.setdefault(json.dumps(row["hparams"], sort_keys=True), {}).setdefault(row["seed"], row)
-    return [{"gap": statistics.mean(r["gap"] for r in per_seed.values()),
-             "nomus": statistics.mean(r["nomus"] for r in per_seed.values()),
-             "retrained_nomus": statistics.mean(retrained[seed] for seed in per_seed),
-             "seconds": max(r["seconds"] for r in per_seed.values()),
-             "hparams": next(iter(per_seed.values()))["hparams"], "seeds": len(per_seed)}
-            for per_seed in settings.values()]
+def study_folder(dataset: str, scenario: str) -> str:
+    return f"{dataset}-{scenario}"
 
 
-def meets_target(gap: float, nomus: float, retrained_nomus: float, max_gap: float = GAP_TARGET,
-                 margin: float = NOMUS_MARGIN) -> bool:
-    """The methods issue's target: a gap to Retrained of at most `max_gap` with a NoMUS no lower than the Retrained
-    model's minus `margin` (for the tuning, means over the tuning seeds; for the benchmark, over its seeds)."""
-    return gap <= max_gap and nomus >= retrained_nomus - margin
+def read_trials(path: Path) -> list[dict[str, Any]]:
+    """The records of a study file (JSON Lines), in the order they were written; [] when there is none."""
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def pick(rows: list[dict[str, Any]], retrained: dict[int, float], budget: float = BUDGET_SECONDS) -> dict[str, Any]:
-    """Among the settings run on the most tuning seeds (averaged over them, see over_seeds) and within `budget`
-    seconds (when none is, those that took at most FALLBACK_SLACK times the fastest one): the lowest gap among those
-    on target (see meets_target), or among all of them when none is; ties go to the higher NoMUS."""
-    if not rows:
-        raise ValueError("no tuning rows")
-    settings = over_seeds(rows, retrained)
-    most = max(r["seeds"] for r in settings)
-    settings = [r for r in settings if r["seeds"] == most]
-    candidates = [r for r in settings if r["seconds"] <= budget]
-    if not candidates:
-        fastest = min(r["seconds"] for r in settings)
-        candidates = [r for r in settings if r["seconds"] <= fastest * FALLBACK_SLACK]
-    candidates = [r for r in candidates if meets_target(r["gap"], r["nomus"], r["retrained_nomus"])] or candidates
-    best_gap = min(r["gap"] for r in candidates)
-    return max((r for r in candidates if r["gap"] <= best_gap + TIE), key=lambda r: r["nomus"])
+def forgets_everywhere(record: dict[str, Any]) -> bool:
+    """Whether the trial's verdict is "forgotten" on every tuning seed it ran on."""
+    return bool(record["per_seed"]) and all(s["forgotten"] is True for s in record["per_seed"])
 
 
-def preset_from_tables(method: Method, folder: Path) -> dict[str, Any]:
-    """The values of the picked row that differ from the method's declared defaults (what its preset stores). A
-    row recorded before a hyperparameter was declared ran with that hyperparameter's `earlier` value."""
-    markdown = (folder / f"{method.name}.md").read_text()
-    retrained = {row["seed"]: row["nomus"] for row in read_rows(markdown, "retrained")}
-    declared = method.declared_defaults()
-    earlier = {h.name: h.earlier for h in method.hparams if h.earlier is not None}
-    picked = {**earlier, **pick(read_rows(markdown, method.name), retrained)["hparams"]}
-    return {k: v for k, v in picked.items() if declared.get(k) != v}
+def compute_ratio(record: dict[str, Any]) -> float:
+    """The trial's compute ratio: its largest over the tuning seeds (infinite when unknown)."""
+    ratios = [s["compute_ratio"] for s in record["per_seed"]]
+    return max(ratios) if ratios and None not in ratios else float("inf")
+
+
+def forget_quality(record: dict[str, Any]) -> float:
+    """The trial's mean forgetting quality F over the tuning seeds (0 where F is unknown)."""
+    values = [s.get("forget_quality") or 0.0 for s in record["per_seed"]]
+    return sum(values) / len(values) if values else 0.0
+
+
+def pick(records: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The rule (see the module doc): the trial the preset comes from, or None."""
+    passing = [r for r in records if forgets_everywhere(r)]
+    if not passing:
+        return None
+    return min(passing, key=lambda r: (round(compute_ratio(r), RATIO_DIGITS), -forget_quality(r)))
+
+
+def preset_values(method: str, record: dict[str, Any]) -> dict[str, Any]:
+    """The picked trial's hyperparameters that differ from the method's declared defaults."""
+    declared = REGISTRY[method].declared_defaults()
+    return {k: v for k, v in record["hparams"].items() if declared.get(k) != (tuple(v) if isinstance(v, list) else v)}
+
+
+def generate(trials_root: Path, current: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
+    """The presets file's entries: for each method and data with a study file under `trials_root`, the rule's pick
+    (no entry when nothing forgets everywhere); every other entry of `current` as it is."""
+    studied: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for path in sorted(trials_root.glob("*/*.jsonl")):
+        for record in read_trials(path):
+            studied.setdefault((record["method"], f"{record['dataset']}/{record['scenario']}"), []).append(record)
+    out = {method: {data: entry for data, entry in entries.items() if (method, data) not in studied}
+           for method, entries in current.items()}
+    for (method, data), records in sorted(studied.items()):
+        best = pick(records)
+        if best is not None:
+            folder = study_folder(*data.split("/"))
+            out.setdefault(method, {})[data] = {
+                "values": preset_values(method, best),
+                "source": f"docs/tuning/trials/{folder}/{method}.jsonl, trial {best['trial']} (mu_core.tuning.pick "
+                          f"over {len(records)} trials)"}
+    return {method: entries for method, entries in out.items() if entries}
+
+
+def write_presets(trials_root: Path = TRIALS_ROOT, path: Path = PRESETS_FILE) -> dict[str, Any]:
+    """Regenerate the presets file from the trial records (see `generate`); returns the document written."""
+    document = json.loads(path.read_text())
+    document["presets"] = generate(trials_root, document["presets"])
+    path.write_text(dumps(document, indent=1) + "\n")
+    return document
+
+
+def smallest_passing_ratio(records: Iterable[dict[str, Any]]) -> float | None:
+    """The lowest compute ratio at which the trials forget on every tuning seed (the picked trial's), or None."""
+    best = pick(records)
+    return None if best is None else compute_ratio(best)

@@ -1,79 +1,78 @@
-"""The presets of the built-in faces are what the tuning rule picks from the recorded grid searches."""
+"""The one preset rule (mu_core.tuning.pick) on hand-made trial records, and the shipped presets file: it is what
+the rule gives from the stored trial records, and the methods read it."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from mu_core.cli import main
+from mu_core import tuning
 from mu_core.methods import REGISTRY
-from mu_core.tuning import pick, preset_from_tables
-
-TUNING = Path(__file__).resolve().parent.parent / "docs" / "tuning"
+from mu_core.methods.base import PRESETS_FILE, stored_presets
 
 
-@pytest.mark.parametrize("scenario", ["person", "photos"])
+def trial(number: int, ratios: list[float | None], forgotten: list[bool | None], fq: float = 0.5,
+          method: str = "finetune", **hparams) -> dict:
+    return {"trial": number, "method": method, "dataset": "orl", "scenario": "person",
+            "hparams": {**REGISTRY[method].declared_defaults(), **hparams},
+            "per_seed": [{"seed": 100 + i, "forgotten": f, "compute_ratio": r, "forget_quality": fq}
+                         for i, (r, f) in enumerate(zip(ratios, forgotten))]}
+
+
+def test_pick_takes_the_cheapest_trial_forgotten_on_every_seed():
+    records = [trial(0, [0.01, 0.01], [True, False]),        # cheapest, but not forgotten on seed 101
+               trial(1, [0.05, 0.20], [True, True]),         # its ratio is its largest: 0.20
+               trial(2, [0.08, 0.09], [True, True]),         # picked
+               trial(3, [0.02, 0.02], [True, None])]         # cannot tell on one seed: not forgotten everywhere
+    assert tuning.pick(records)["trial"] == 2
+    assert tuning.smallest_passing_ratio(records) == 0.09
+
+
+def test_pick_breaks_ties_on_forget_quality_and_gives_none_when_nothing_forgets():
+    records = [trial(0, [0.1], [True], fq=0.4), trial(1, [0.10000001], [True], fq=0.6), trial(2, [0.2], [True], 0.9)]
+    assert tuning.pick(records)["trial"] == 1
+    assert tuning.pick([trial(0, [0.1], [False]), trial(1, [0.1], [None])]) is None
+    assert tuning.pick([]) is None and tuning.smallest_passing_ratio([]) is None
+
+
+def test_preset_keeps_the_values_that_differ_from_the_declared_defaults():
+    declared = REGISTRY["finetune"].declared_defaults()
+    record = trial(0, [0.1], [True], lr=0.02, epochs=declared["epochs"])
+    assert tuning.preset_values("finetune", record) == {"lr": 0.02}
+
+
+def test_generate_replaces_studied_entries_keeps_the_others_and_drops_a_study_that_never_forgets(tmp_path):
+    current = {"finetune": {"orl/person": {"values": {"lr": 0.3}, "source": "old"},
+                            "orl/photos": {"values": {"lr": 0.2}, "source": "old"}},
+               "neggrad": {"orl/person": {"values": {"lr": 0.1}, "source": "old"}}}
+    folder = tmp_path / "orl-person"
+    folder.mkdir()
+    (folder / "finetune.jsonl").write_text("\n".join(json.dumps(r) for r in [
+        trial(0, [0.3], [True], lr=0.05), trial(1, [0.1], [True], lr=0.01), trial(2, [0.01], [False])]) + "\n")
+    (folder / "neggrad.jsonl").write_text(json.dumps(trial(0, [0.1], [False], method="neggrad")) + "\n")
+    out = tuning.generate(tmp_path, current)
+    assert out["finetune"]["orl/person"]["values"] == {"lr": 0.01}
+    assert "trial 1" in out["finetune"]["orl/person"]["source"]
+    assert out["finetune"]["orl/photos"] == current["finetune"]["orl/photos"]
+    assert "neggrad" not in out  # studied, nothing forgot: declared defaults
+
+
+def test_the_shipped_presets_are_what_the_rule_gives_from_the_stored_trial_records():
+    shipped = json.loads(PRESETS_FILE.read_text())["presets"]
+    assert tuning.generate(tuning.TRIALS_ROOT, shipped) == shipped
+    studied = {(p.stem, p.parent.name) for p in tuning.TRIALS_ROOT.glob("*/*.jsonl")}
+    for method, entries in shipped.items():
+        for data, entry in entries.items():
+            if (method, data.replace("/", "-")) in studied:
+                assert entry["source"].startswith("docs/tuning/trials/")
+            else:  # carried over from the earlier grid searches, whose tables stay in docs/tuning
+                assert (PRESETS_FILE.parent.parent / entry["source"].split(":")[0]).exists()
+
+
 @pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_presets_are_what_the_rule_picks_from_the_recorded_tables(name, scenario):
+def test_methods_read_their_presets_from_the_file(name):
     method = REGISTRY[name]
-    assert method.presets[f"orl/{scenario}"] == preset_from_tables(method, TUNING / f"orl-{scenario}")
-
-
-def row(gap: float, nomus: float, seconds: float, a: int, seed: int = 100) -> dict:
-    return {"gap": gap, "nomus": nomus, "seconds": seconds, "hparams": {"a": a}, "seed": seed}
-
-
-UNREACHABLE = {100: 1.0, 101: 1.0}  # Retrained NoMUS by seed that puts no setting below on target
-
-
-def test_pick_prefers_the_lowest_gap_in_budget_then_nomus_and_falls_back_to_near_fastest():
-    rows = [row(0.10, 0.8, 7.0, 1), row(0.1005, 0.9, 7.5, 2), row(0.01, 0.9, 9.0, 3)]
-    # within 8 s; a tie on gap goes to the higher NoMUS
-    assert pick(rows, UNREACHABLE, budget=8.0)["hparams"] == {"a": 2}
-    assert pick(rows, UNREACHABLE, budget=7.0)["hparams"] == {"a": 1}
-    slow = [row(0.2, 0.8, 10.0, 1), row(0.1, 0.8, 12.0, 2), row(0.0, 0.8, 13.0, 3)]
-    # nothing in budget: within 1.25 x the fastest 10 s
-    assert pick(slow, UNREACHABLE, budget=8.0)["hparams"] == {"a": 2}
-
-
-def test_pick_averages_over_seeds_among_the_settings_run_on_the_most_of_them():
-    rows = [row(0.00, 0.9, 5.0, 1),  # seed 100 only: out, however good
-            row(0.02, 0.9, 5.0, 2), row(0.10, 0.9, 7.0, 2, seed=101),  # mean 0.06
-            row(0.06, 0.9, 5.0, 3), row(0.05, 0.9, 5.0, 3, seed=101),  # mean 0.055: picked
-            row(0.01, 0.9, 5.0, 4), row(0.03, 0.9, 5.0, 4)]  # twice on seed 100 counts once (its first row)
-    assert pick(rows, UNREACHABLE, budget=8.0)["hparams"] == {"a": 3}
-    rows[3]["seconds"] = 7.5  # a setting's seconds are those of its slowest seed
-    assert pick(rows, UNREACHABLE, budget=7.0)["hparams"] == {"a": 2}
-
-
-def test_pick_prefers_the_settings_on_target_and_else_takes_the_lowest_gap():
-    retrained = {100: 0.9, 101: 0.8}  # the bar is their mean minus 0.02: 0.83
-    rows = [row(0.01, 0.80, 5.0, 1), row(0.01, 0.80, 5.0, 1, seed=101),  # the lowest gap, NoMUS under the bar
-            row(0.04, 0.84, 5.0, 2), row(0.04, 0.84, 5.0, 2, seed=101),  # on target: picked
-            row(0.05, 0.95, 5.0, 3), row(0.07, 0.95, 5.0, 3, seed=101)]  # mean gap 0.06: over 0.05
-    assert pick(rows, retrained)["hparams"] == {"a": 2}
-    rows[2]["nomus"] = rows[3]["nomus"] = 0.82
-    assert pick(rows, retrained)["hparams"] == {"a": 1}
-
-
-def test_tune_grids_start_from_the_declared_defaults_not_the_preset(tiny_baselines, tmp_path, capsys):
-    """A tuning table must not depend on the presets of the day: NegGrad's person preset (SGD momentum 0.9) is not
-    used for the keys the grid leaves alone."""
-    method = REGISTRY["neggrad"]
-    assert method.presets["orl/person"]["momentum"] != method.hparam("momentum").default
-    out = tmp_path / "tune.json"
-    assert main(["tune", "--method", "neggrad", "--seed", "0", "--epochs", "2", "--image-size", "32",
-                 "--grid", "lr=0.002,0.003", "--json", str(out)]) == 0
-    capsys.readouterr()
-    rows = json.loads(out.read_text())["rows"][2:]
-    declared = method.declared_defaults()
-    assert sorted(r["hparams"]["lr"] for r in rows) == [0.002, 0.003]
-    assert all(r["hparams"] == {**declared, "lr": r["hparams"]["lr"]} for r in rows)
-
-
-def test_tune_rejects_a_bad_grid_value_before_training_the_baselines(tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path / "checkpoints"))
-    assert main(["tune", "--method", "neggrad", "--seed", "7", "--grid", "lr=0.001,9"]) != 0
-    assert "lr must be a number from 1e-05 to 0.5, got '9'" in capsys.readouterr().err
-    assert not any((tmp_path / "checkpoints").rglob("*.safetensors"))
+    stored = stored_presets().get(name, {})
+    assert set(method.presets) == set(stored)
+    for data, entry in stored.items():
+        assert method.presets[data] == {k: method.hparam(k).validate(v) for k, v in entry["values"].items()}

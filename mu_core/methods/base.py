@@ -3,10 +3,13 @@ runs (`UnlearnContext`). The CLI's `--set key=value` and the dashboard's sliders
 from __future__ import annotations
 
 import contextlib
+import functools
 import itertools
+import json
 import math
 import warnings
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import torch
@@ -24,8 +27,8 @@ class HParam:
     """One hyperparameter. `type` is "float", "int", "bool", "choice" or "ints" (a list of whole numbers, written
     "3,5,9"; empty for none); numbers have min/max (inclusive, for each element of "ints"), a slider step and
     optionally a log scale; a choice has `choices`. `source` names the reference its default follows; `earlier` is
-    the value that reproduces what the engine did before this hyperparameter was declared (the tuning tables
-    recorded before it ran with it, so the presets tuned on them keep it: mu_core.tuning.preset_from_tables)."""
+    the value that reproduces what the engine did before this hyperparameter was declared (the grid searches
+    recorded before it ran with it, so the presets picked from them keep it)."""
 
     name: str
     type: str
@@ -105,9 +108,9 @@ class Method:
     """An unlearning method, run through `apply(ctx, hp)`. `run(ctx, hp)` modifies `ctx.model` in place (a copy of
     the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its
     current losses.
-    `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data. The built-in faces'
-    presets were tuned on seeds 100-104, never on the reported seeds 0-2, by scripts/tune_orl.sh; its grids and tables
-    are in docs/tuning/orl-<scenario>/<name>.md."""
+    `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data; left out, they are the
+    method's entries in mu_core/presets.json (generated from the tuning's trial records on seeds 100-104, never the
+    reported seeds 0-2: mu_core.tuning). A method without a preset for some data runs with its declared defaults."""
 
     name: str
     title: str
@@ -115,7 +118,13 @@ class Method:
     reference: str
     hparams: tuple[HParam, ...]
     run: Callable[["UnlearnContext", dict], None]
-    presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    presets: dict[str, dict[str, Any]] | None = None
+
+    def __post_init__(self) -> None:
+        if self.presets is None:
+            stored = {data: entry["values"] for data, entry in stored_presets().get(self.name, {}).items()}
+            object.__setattr__(self, "presets", {data: {k: self.hparam(k).validate(v) for k, v in values.items()}
+                                                 for data, values in stored.items()})
 
     def hparam(self, name: str) -> HParam:
         for h in self.hparams:
@@ -154,6 +163,15 @@ class Method:
         return {"name": self.name, "title": self.title, "description": self.description,
                 "reference": self.reference, "hparams": [h.to_dict() for h in self.hparams],
                 "presets": self.presets}
+
+
+PRESETS_FILE = Path(__file__).resolve().parent.parent / "presets.json"
+
+
+@functools.lru_cache(maxsize=1)
+def stored_presets() -> dict[str, dict[str, dict[str, Any]]]:
+    """The presets file's entries: method -> "dataset/scenario" -> {"values": {...}, "source": "..."}."""
+    return json.loads(PRESETS_FILE.read_text())["presets"]
 
 
 def share_of_each_class(labels: torch.Tensor, share: float, seed: int) -> torch.Tensor:
