@@ -111,9 +111,10 @@ def _decade_ticks(low: float, high: float) -> dict:
 # ----- per-class accuracy ----------------------------------------------------------------------------------------
 
 def per_class_accuracy(per_class: dict[str, dict[str, float]], reference: str = RETRAINED,
-                       title: str = "Test accuracy per class (per attribute for multi-label data)") -> go.Figure:
-    """Grouped bars: for each class, one bar per model; the reference model's bars are outlined in black."""
-    classes = _classes(per_class)
+                       title: str = "Test accuracy per class", classes: list[str] | None = None) -> go.Figure:
+    """Grouped bars: for each class (all, or `classes`), one bar per model; the reference model's bars are
+    outlined in black."""
+    classes = classes if classes is not None else _classes(per_class)
     colors = model_colors(per_class)
     fig = go.Figure()
     for label, accuracy in per_class.items():
@@ -122,17 +123,19 @@ def per_class_accuracy(per_class: dict[str, dict[str, float]], reference: str = 
             x=classes, y=[accuracy.get(c) for c in classes], name=f"{label} (reference)" if is_reference else label,
             marker=dict(color=colors[label], line=dict(color="black", width=1.5 if is_reference else 0)),
             hovertemplate=f"<b>{label}</b><br>%{{x}}: %{{y:.1%}}<extra></extra>"))
-    fig.update_layout(title=title, barmode="group", legend_title_text="Model")
+    fig.update_layout(title=title, barmode="group", legend=dict(title_text="Model", orientation="h", y=-0.25))
     fig.update_xaxes(title_text="class", type="category")
-    fig.update_yaxes(title_text="accuracy on the test photos", range=[0, 1.02], tickformat=".0%")
+    fig.update_yaxes(title_text="accuracy", range=[0, 1.02], tickformat=".0%")
     return fig
 
 
-def per_class_delta(per_class: dict[str, dict[str, float]], reference: str = RETRAINED) -> go.Figure:
-    """Grouped bars: each model's per-class accuracy minus the reference model's, per class (0 = the same)."""
+def per_class_delta(per_class: dict[str, dict[str, float]], reference: str = RETRAINED,
+                    classes: list[str] | None = None) -> go.Figure:
+    """Grouped bars: each model's per-class accuracy minus the reference model's, per class (all, or `classes`;
+    0 = the same)."""
     if reference not in per_class:
         raise ValueError(f"the reference model {reference!r} is not among {', '.join(per_class)}")
-    classes = _classes(per_class)
+    classes = classes if classes is not None else _classes(per_class)
     base = per_class[reference]
     colors = model_colors(per_class)
     fig, largest = go.Figure(), 0.0
@@ -144,8 +147,8 @@ def per_class_delta(per_class: dict[str, dict[str, float]], reference: str = RET
         fig.add_trace(go.Bar(x=classes, y=delta, name=label, marker_color=colors[label],
                              hovertemplate=f"<b>{label}</b><br>%{{x}}: %{{y:+.1%}} vs {reference}<extra></extra>"))
     fig.add_hline(y=0, line_color="black", line_width=1)
-    fig.update_layout(title=f"Change in test accuracy per class against {reference} (above 0: more accurate than "
-                            f"{reference})", barmode="group", legend_title_text="Model")
+    fig.update_layout(title=f"Change in accuracy per class against {reference} (above 0: more accurate)",
+                      barmode="group", legend=dict(title_text="Model", orientation="h", y=-0.25))
     fig.update_xaxes(title_text="class", type="category")
     limit = min(1.0, max(largest, 0.05)) * 1.1  # symmetric, so that 0 stays in the middle
     fig.update_yaxes(title_text=f"accuracy minus {reference}'s", tickformat="+.0%", range=[-limit, limit])
@@ -154,6 +157,21 @@ def per_class_delta(per_class: dict[str, dict[str, float]], reference: str = RET
 
 def _classes(per_class: dict[str, dict[str, float]]) -> list[str]:
     return list(dict.fromkeys(c for accuracy in per_class.values() for c in accuracy))
+
+
+def classes_that_matter(per_class: dict[str, dict[str, float]], forgotten: Iterable[str] = (),
+                        reference: str = RETRAINED, limit: int = 12) -> list[str]:
+    """The classes worth a bar: the forgotten ones first (those the models report), then the largest changes of
+    any model against `reference`, up to `limit` classes in all (instead of every class times every model)."""
+    classes = _classes(per_class)
+    chosen = [c for c in dict.fromkeys(forgotten) if c in classes][:limit]
+    base = per_class.get(reference, {})
+    change = {c: max((abs(a[c] - base[c]) for label, a in per_class.items()
+                      if label != reference and c in a and c in base
+                      and math.isfinite(a[c]) and math.isfinite(base[c])), default=0.0)
+              for c in classes if c not in chosen}
+    ranked = sorted(change, key=lambda c: -change[c])
+    return chosen + ranked[:max(0, limit - len(chosen))]
 
 
 # ----- membership inference --------------------------------------------------------------------------------------
@@ -193,26 +211,85 @@ def mia_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], sizes: dict[str, i
 
 # ----- NoMUS -----------------------------------------------------------------------------------------------------
 
-def nomus_parts(rows: list[dict], lam: float) -> go.Figure:
-    """Stacked bars per model: NoMUS = utility part lam * test_acc + forgetting part
-    (1 - lam) * (1 - 2 * |mia_accuracy - 0.5|); a model whose attack had too few samples has no forgetting part
-    (and no NoMUS), which the bar says."""
-    labels = [r["label"] for r in rows]
-    parts = [M.nomus_parts(r["metrics"]["test_acc"], _float(r["metrics"].get("mia_accuracy")), lam) for r in rows]
-    utility = [p["utility"] for p in parts]
-    forgetting = [None if math.isnan(p["forgetting"]) else p["forgetting"] for p in parts]
-    totals = ["NoMUS n/a: too few samples for the attack" if f is None else f"NoMUS {p['nomus']:.3f}"
-              for f, p in zip(forgetting, parts)]
+def nomus_parts(rows: list[dict], lam: float, target: str = RETRAINED) -> go.Figure:
+    """Stacked bars per model whose NoMUS has both parts: utility lam * test_acc + forgetting
+    (1 - lam) * (1 - 2 * |mia_accuracy - 0.5|); models whose attack had too few samples are left out (callers say
+    so). The `target` model's NoMUS is drawn as a dashed line: closest to it is best, not highest."""
+    parts = {r["label"]: M.nomus_parts(r["metrics"]["test_acc"], _float(r["metrics"].get("mia_accuracy")), lam)
+             for r in rows}
+    parts = {label: p for label, p in parts.items() if math.isfinite(p["forgetting"])}
+    labels = list(parts)
     fig = go.Figure()
-    fig.add_trace(go.Bar(x=labels, y=utility, name=f"utility: λ·test acc (λ = {lam:.2f})",
+    fig.add_trace(go.Bar(x=labels, y=[parts[k]["utility"] for k in labels], name=f"utility: λ·test acc",
                          marker_color=UTILITY_COLOR, hovertemplate="%{x}<br>utility part %{y:.3f}<extra></extra>"))
-    fig.add_trace(go.Bar(x=labels, y=forgetting, name=f"forgetting: (1−λ)·(1 − 2·|MIA acc − 0.5|)",
-                         marker_color=FORGETTING_COLOR, text=totals, textposition="outside",
+    fig.add_trace(go.Bar(x=labels, y=[parts[k]["forgetting"] for k in labels],
+                         name="forgetting: (1−λ)·(1 − 2·|MIA acc − 0.5|)", marker_color=FORGETTING_COLOR,
+                         text=[f"{parts[k]['nomus']:.3f}" for k in labels], textposition="outside",
                          hovertemplate="%{x}<br>forgetting part %{y:.3f}<extra></extra>"))
-    fig.update_layout(title=f"NoMUS at λ = {lam:.2f}, split into its utility and forgetting parts (the bar's "
-                            "height is NoMUS; 1 is best)", barmode="stack", legend_title_text="Part")
+    if target in parts:
+        fig.add_hline(y=parts[target]["nomus"], line_dash="dash", line_color=BASELINE_COLORS[RETRAINED],
+                      annotation_text=f"target: {target} {parts[target]['nomus']:.3f}",
+                      annotation_position="top left")
+    fig.update_layout(title=f"NoMUS at λ = {lam:.2f} (closest to {target} is best)", barmode="stack",
+                      legend=dict(title_text="Part", orientation="h", y=-0.25))
     fig.update_xaxes(title_text="model", type="category")
-    fig.update_yaxes(title_text="NoMUS", range=[0, 1.12])
+    fig.update_yaxes(title_text="NoMUS", range=[0, 1.15])
+    return fig
+
+
+# ----- evidence ---------------------------------------------------------------------------------------------------
+
+def epsilon_histogram(epsilons: np.ndarray, n_models: int, ceiling: float) -> go.Figure:
+    """Per forgotten photo, the epsilon of the best attack telling N unlearned from N Retrained models, in the
+    official 0.5-wide buckets; the ceiling (the largest epsilon N models resolve) as a dashed line."""
+    eps = np.clip(_finite(epsilons), 0, None)
+    top = float(ceiling) + 1.0  # at or beyond the ceiling a photo scores 0: one bucket holds them all
+    fig = go.Figure(go.Histogram(x=np.minimum(eps, top), xbins=dict(start=0, end=top + 0.5, size=0.5),
+                                 marker_color=FORGET_COLOR, name="photos",
+                                 hovertemplate="epsilon %{x}<br>%{y} photos<extra></extra>"))
+    fig.add_vline(x=ceiling, line_dash="dash", line_color="black",
+                  annotation_text=f"ceiling {ceiling:.0f} (N = {n_models})", annotation_position="top right")
+    fig.update_layout(title=f"Epsilon per forgotten photo, N = {n_models} models a side (0 = indistinguishable)",
+                      showlegend=False, bargap=0.05)
+    fig.update_xaxes(title_text="epsilon (capped values drawn at the right end)")
+    fig.update_yaxes(title_text="photos")
+    return fig
+
+
+def identity_band(values: dict[str, float], band: tuple[float, float], original: float | None = None) -> go.Figure:
+    """Each model's identity d' (the forgotten people's verification d' in the face features) as a point, against
+    the Retrained band (shaded); at or below its top passes."""
+    labels = list(values)
+    colors = model_colors(labels)
+    fig = go.Figure()
+    fig.add_hrect(y0=band[0], y1=band[1], fillcolor=BASELINE_COLORS[RETRAINED], opacity=0.15, line_width=0,
+                  annotation_text="Retrained band", annotation_position="top left")
+    fig.add_trace(go.Scatter(x=labels, y=[values[k] for k in labels], mode="markers+text",
+                             marker=dict(size=14, color=[colors[k] for k in labels]),
+                             text=[f"{values[k]:.2f}" for k in labels], textposition="middle right",
+                             hovertemplate="%{x}: d' %{y:.2f}<extra></extra>", showlegend=False))
+    if original is not None and math.isfinite(original):
+        fig.add_hline(y=original, line_dash="dot", line_color=BASELINE_COLORS[ORIGINAL],
+                      annotation_text=f"Original {original:.2f}", annotation_position="bottom right")
+    fig.update_layout(title="Identity in the face features: d' of the forgotten people (lower = less separable)")
+    fig.update_xaxes(title_text="model", type="category")
+    fig.update_yaxes(title_text="verification d'")
+    return fig
+
+
+def klom_bars(values: dict[str, float], floors: dict[str, float | None]) -> go.Figure:
+    """KLoM per split (lower is better) with its split-half noise floor (Retrained against Retrained) as a dashed
+    marker: within the floor is as close to Retrained as N models can tell."""
+    splits = list(values)
+    fig = go.Figure(go.Bar(x=splits, y=[values[s] for s in splits], name="KLoM", marker_color=UTILITY_COLOR,
+                           hovertemplate="%{x}: KLoM %{y:.3f}<extra></extra>"))
+    known = [s for s in splits if floors.get(s) is not None]
+    if known:
+        fig.add_trace(go.Scatter(x=known, y=[floors[s] for s in known], mode="markers", name="noise floor",
+                                 marker=dict(symbol="line-ew-open", size=40, line=dict(width=3, color="black"))))
+    fig.update_layout(title="KLoM (95th percentile per split) against its noise floor",
+                      legend=dict(orientation="h", y=-0.25))
+    fig.update_yaxes(title_text="KLoM (nats)")
     return fig
 
 

@@ -35,6 +35,7 @@ from mu_core.process import ProcessId, is_alive, this_process
 
 DB_NAME = "runs.sqlite"
 OUTPUTS = "outputs.npz"
+WEIGHTS = "model.safetensors"
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY,
@@ -187,16 +188,21 @@ class RunStore:
                          me.pid, me.started, me.host))
         return run_id
 
-    def finish(self, run_id: str, result: dict, audit: dict, arrays: dict[str, np.ndarray] | None = None) -> None:
-        """Write the artifacts (atomically, through a temporary folder), then mark the run done (clearing any
-        message an earlier state left)."""
-        if arrays:
+    def finish(self, run_id: str, result: dict, audit: dict, arrays: dict[str, np.ndarray] | None = None,
+               files: dict[str, bytes] | None = None) -> None:
+        """Write the artifacts (per-sample `arrays` as outputs.npz, and `files` by name, e.g. the weights as
+        model.safetensors) atomically, through a temporary folder, then mark the run done (clearing any message
+        an earlier state left)."""
+        if arrays or files:
             final = self.artifact_dir(run_id)
             tmp = final.with_name(final.name + ".tmp")
             try:
                 shutil.rmtree(tmp, ignore_errors=True)
                 tmp.mkdir(parents=True)
-                np.savez(tmp / OUTPUTS, **arrays)
+                if arrays:
+                    np.savez(tmp / OUTPUTS, **arrays)
+                for name, data in (files or {}).items():
+                    (tmp / name).write_bytes(data)
                 os.replace(tmp, final)
             except OSError as e:
                 shutil.rmtree(tmp, ignore_errors=True)
@@ -261,6 +267,11 @@ class RunStore:
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
             raise RunDamaged(f"Run {run_id} is damaged: its per-sample outputs {path} are missing or unreadable "
                              f"({_reason(e)}). Its stored metrics remain; its charts cannot be drawn.") from None
+
+    def weights_file(self, run_id: str) -> Path | None:
+        """A finished run's stored weights (runs stored before weights were kept have none)."""
+        path = self.artifact_dir(run_id) / WEIGHTS
+        return path if path.is_file() else None
 
     def _decode(self, row: sqlite3.Row) -> dict:
         d = dict(row)

@@ -102,10 +102,30 @@ def test_nomus_parts_stack_to_nomus():
     for row, u, f in zip(ROWS, utility.y, forgetting.y):
         expected = nomus_parts(row["metrics"]["test_acc"], row["metrics"]["mia_accuracy"], 0.3)
         assert math.isclose(u, expected["utility"]) and math.isclose(f, expected["forgetting"])
-    assert "λ = 0.30" in fig.layout.title.text and forgetting.text[1] == "NoMUS 0.936"  # 0.3 * 0.88 + 0.7 * 0.96
-    too_few = [{**ROWS[0], "metrics": {**ROWS[0]["metrics"], "mia_accuracy": float("nan")}}]
+    assert "λ = 0.30" in fig.layout.title.text and forgetting.text[1] == "0.936"  # 0.3 * 0.88 + 0.7 * 0.96
+    assert "closest to Retrained" in fig.layout.title.text
+    assert math.isclose(fig.layout.shapes[0].y0, 0.936) and "target: Retrained" in fig.layout.annotations[0].text
+    too_few = [{**ROWS[0], "metrics": {**ROWS[0]["metrics"], "mia_accuracy": float("nan")}}, ROWS[1]]
     fig = plots.nomus_parts(too_few, lam=0.5)
-    assert fig.data[1].y[0] is None and "too few samples" in fig.data[1].text[0]
+    assert list(fig.data[0].x) == [ROWS[1]["label"]]  # only models with both parts
+
+
+def test_classes_that_matter_put_the_forgotten_first_then_the_largest_changes():
+    per_class = {"Retrained": {f"s{i}": 0.9 for i in range(40)},
+                 **{f"Run {k}": {f"s{i}": 0.9 - (0.5 if i == 7 + k else 0.0) for i in range(40)} for k in range(5)}}
+    chosen = plots.classes_that_matter(per_class, forgotten=["s3"], limit=6)
+    assert chosen[0] == "s3" and set(chosen[1:]) == {"s7", "s8", "s9", "s10", "s11"}
+    fig = plots.per_class_accuracy(per_class, classes=chosen)
+    assert list(fig.data[0].x) == chosen and len(fig.data) == 6
+
+
+def test_evidence_figures():
+    fig = plots.epsilon_histogram(np.array([0.0, 0.2, 3.0, 50.0]), 16, 3.0)
+    assert "N = 16" in fig.layout.title.text and fig.layout.shapes[0].x0 == 3.0 and max(fig.data[0].x) == 4.0
+    fig = plots.identity_band({"Retrained": 2.5, "Run": 3.9}, (2.0, 3.0), original=3.93)
+    assert fig.layout.shapes[0].y0 == 2.0 and fig.layout.shapes[0].y1 == 3.0 and list(fig.data[0].y) == [2.5, 3.9]
+    fig = plots.klom_bars({"forget": 0.4, "test": 0.1}, {"forget": 0.2, "test": None})
+    assert list(fig.data[1].x) == ["forget"] and list(fig.data[1].y) == [0.2]
 
 
 def test_tradeoff_marks_the_target_and_shows_hyperparameters():
