@@ -188,9 +188,10 @@ def check_reachable(address: str) -> None:
 
 
 def connect(address: str | None = None) -> Workers:
-    """Ray for the fan-out: the Ray this process already uses (its job must make `mu_core` importable), else the cluster at `address`, else a new local
-    instance (one CPU per core, no dashboard; Ray 2.60 turns token authentication on for a local instance unless
-    $RAY_AUTH_MODE says otherwise, and this code never turns it off). RayUnavailable when it cannot be had."""
+    """Ray for the fan-out: the Ray this process already uses (its job must make `mu_core` importable), else the
+    cluster at `address`, else a new local instance (one CPU per core, no dashboard; Ray 2.60 turns token
+    authentication on for a local instance unless $RAY_AUTH_MODE says otherwise, and this code never turns it off).
+    `mu_core` travels to the workers as a `py_modules` package. RayUnavailable when Ray cannot be had."""
     try:
         import ray
     except ImportError:
