@@ -169,16 +169,37 @@ def baselines_ready(exp: Experiment) -> dict[str, bool]:
     return {name: is_cached(exp, name) for name in BASELINES}
 
 
-@st.cache_resource(show_spinner="Loading and evaluating the Original and Retrained models...", max_entries=3)
-def _scored(_exp: Experiment, key: str) -> dict[str, Scored]:
-    return score_baselines(_exp)
+KEEP_EVALUATED = 3  # experiments whose evaluated baselines stay in memory
+
+
+@st.cache_resource(show_spinner=False)
+def evaluated() -> dict[str, dict[str, Scored]]:
+    """Process-wide: experiment key -> its Original and Retrained with their evaluations, as the job that trained
+    them (or the first page that needed them) left them, so that they are loaded and evaluated once."""
+    return {}
+
+
+def keep_evaluated(kept: dict[str, dict[str, Scored]], exp: Experiment, scored: dict[str, Scored]) -> None:
+    """Remember `exp`'s evaluated baselines in `kept` (the dict of `evaluated`, taken by a job before it runs in
+    its own thread), forgetting the oldest beyond KEEP_EVALUATED experiments."""
+    key = experiment_key(exp)
+    kept.pop(key, None)
+    kept[key] = scored
+    for old in list(kept)[:-KEEP_EVALUATED]:
+        kept.pop(old, None)
 
 
 def baselines(exp: Experiment) -> dict[str, Scored] | None:
     """Original and Retrained with their evaluations, or None while either is not trained (never trains here)."""
     if not all(baselines_ready(exp).values()):
         return None
-    return _scored(exp, experiment_key(exp))
+    kept = evaluated()
+    scored = kept.get(experiment_key(exp))
+    if scored is None:
+        with st.spinner("Loading and evaluating the Original and Retrained models..."):
+            scored = score_baselines(exp)
+        keep_evaluated(kept, exp, scored)
+    return scored
 
 
 @st.cache_resource(show_spinner="Loading the Original model...", max_entries=3)

@@ -1,5 +1,5 @@
 """Model results as the Compare and Runs pages show them: labelled rows (Original, Retrained, stored runs), the
-metric table with its uncertainty and sample sizes, and per-sample outputs."""
+metric table with its uncertainty and sample sizes, per-sample outputs, and the runs' table with its exports."""
 from __future__ import annotations
 
 import datetime
@@ -11,6 +11,7 @@ import streamlit as st
 
 from dashboard import context
 from mu_core.methods import REGISTRY
+from mu_core.metric_registry import get_metric, value_of
 from mu_core.metrics import nomus_parts
 from mu_core.pipeline import Scored, outputs_arrays
 
@@ -92,6 +93,68 @@ DEFINITIONS = """
 - **Gap to Retrained**: mean absolute difference to Retrained over forget, retain and test accuracy and MIA
   accuracy; 0 means it behaves like the gold standard.
 """
+
+
+RUN_METRICS = ("test_acc", "forget_acc", "mia_accuracy", "forgetting_score", "nomus", "gap_to_retrained", "seconds")
+CSV_DIGITS = 4  # significant digits of the numbers in the CSV export (the JSON export keeps them all)
+
+
+def heading(key: str) -> str:
+    """A metric's column heading: its label in the metric registry, capitalised."""
+    text = get_metric(key).label
+    return text[:1].upper() + text[1:]
+
+
+def _short(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.{CSV_DIGITS}g}"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_short(v) for v in value)
+    return str(value)
+
+
+def hparams_text(hparams: dict | None) -> str:
+    """Hyperparameters as "k=v" text (numbers to 4 significant digits, lists as 3,5,9); a dash when none."""
+    return ", ".join(f"{k}={_short(v)}" for k, v in (hparams or {}).items()) or "–"
+
+
+def runs_table(runs: list[dict]) -> pd.DataFrame:
+    """One row per stored run: what it is, its status, its metrics (numbers; NaN where missing), its message and
+    hyperparameters (as text)."""
+    metrics = [heading(key) for key in RUN_METRICS]
+    return pd.DataFrame([{
+        "Run": r["id"], "Label": run_label(r), "Started": run_time(r),
+        "Status": "damaged" if r["damaged"] else r["status"],
+        "Method": r["method"], "Dataset": r["dataset"], "Scenario": r["scenario"], "Forget": r["forget"],
+        "Seed": r["seed"],
+        **{heading(key): _number(value_of(r["result"], key) if r["result"] else None) for key in RUN_METRICS},
+        "Message": f"Damaged: {r['damaged']}." if r["damaged"] else r["message"] or "",
+        "Hyperparameters": hparams_text(r["hparams"]),
+    } for r in runs], columns=["Run", "Label", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
+                               *metrics, "Message", "Hyperparameters"]).astype({m: float for m in metrics})
+
+
+def readable(table: pd.DataFrame) -> pd.DataFrame:
+    """The runs' table for reading: metrics as text with 3 decimals (seconds with 1), a dash where missing."""
+    return table.assign(**{heading(key): [_fmt(v, min(3, get_metric(key).digits)) for v in table[heading(key)]]
+                           for key in RUN_METRICS})
+
+
+def round_significant(value, digits: int = CSV_DIGITS) -> float:
+    """`value` rounded to `digits` significant digits (NaN stays NaN)."""
+    number = _number(value)
+    return float(f"{number:.{digits}g}") if math.isfinite(number) else float("nan")
+
+
+def runs_csv(table: pd.DataFrame) -> str:
+    """The runs' table as CSV, metrics rounded to CSV_DIGITS significant digits, empty where missing."""
+    return table.assign(**{heading(key): table[heading(key)].map(round_significant)
+                           for key in RUN_METRICS}).to_csv(index=False)
+
+
+def latest_finished(runs: list[dict]) -> int:
+    """Position of the newest finished, undamaged run among `runs` (newest first); 0 when there is none."""
+    return next((i for i, r in enumerate(runs) if r["status"] == "done" and not r["damaged"]), 0)
 
 
 def show_metric_table(frame: pd.DataFrame) -> None:

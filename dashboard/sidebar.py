@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard import context, tasks
 from mu_core.data import SOURCES, check_data_path, inspect_data_dir
 from mu_core.errors import MUError
+from mu_core.experiment import Experiment
 
 INTRO = ("Someone asks a face-recognition model to forget them: pick their photos, run an unlearning method and "
          "check, beside the Original model and a model retrained from scratch without those photos, whether the "
@@ -16,6 +17,7 @@ INTRO = ("Someone asks a face-recognition model to forget them: pick their photo
          "membership-inference attack and the time it took.")
 CURRENT = "current"
 GOTO_PAGE = "page"
+GOTO_COMPARE = "goto_compare"
 _framed = threading.local()  # per script thread: is a page running inside app.py's frame?
 
 
@@ -62,20 +64,33 @@ def _choice() -> context.Choice | None:
     return context.Choice(name, data_dir, scenario, int(seed))
 
 
+def _states(exp: Experiment) -> dict[str, bool]:
+    """Each baseline, trained or not, read from the checkpoints at every call."""
+    ready = context.baselines_ready(exp)
+    for name, text in (("original", "Original (trained on all training photos)"),
+                       ("retrained", "Retrained (from scratch without the forget set)")):
+        st.markdown(f"{':green[:material/check_circle:]' if ready[name] else ':orange[:material/pending:]'} "
+                    f"{text}: {'trained' if ready[name] else 'not trained yet'}")
+    return ready
+
+
+def baselines_live(exp: Experiment, job_id: str) -> None:
+    """While a job trains the baselines: their states (each turns to trained as soon as its checkpoint lands) and
+    the job's progress (the body of a polling fragment)."""
+    _states(exp)
+    tasks.watched(job_id, cancel_key=f"cancel.baselines.{job_id}")
+
+
 def _baselines(cur: context.Current) -> None:
     st.markdown("**Baselines** for this forget set")
     if cur.exp is None:
         st.caption(cur.problem)
         return
-    ready = context.baselines_ready(cur.exp)
-    for name, text in (("original", "Original (trained on all training photos)"),
-                       ("retrained", "Retrained (from scratch without the forget set)")):
-        st.markdown(f"{':green[:material/check_circle:]' if ready[name] else ':orange[:material/pending:]'} "
-                    f"{text}: {'trained' if ready[name] else 'not trained yet'}")
     job = tasks.baseline_job(cur.exp)
     if job is not None and not job.is_finished:
-        tasks.watch(job.id, cancel_key=f"cancel.baselines.{job.id}")
+        st.fragment(baselines_live, run_every=tasks.POLL_S)(cur.exp, job.id)
         return
+    ready = _states(cur.exp)
     if job is not None and job.status != "done":
         tasks.show_job(job)  # why the last training stopped
     if not all(ready.values()) and st.button(
@@ -85,17 +100,7 @@ def _baselines(cur: context.Current) -> None:
         st.rerun()
 
 
-def render() -> context.Current | None:
-    """Prepare the shared objects and draw the sidebar; returns what the pages work on (also kept in
-    st.session_state[CURRENT]), or None when no dataset is usable."""
-    st.session_state[CURRENT] = None
-    context.owner()  # keeps this tab's owner token in the address, so that a reload keeps its jobs
-    context.store_banner()
-    try:
-        tasks.first_start_job()
-    except MUError as e:
-        st.error(str(e))
-        return None
+def _sidebar() -> context.Current | None:
     with st.sidebar:
         st.markdown("### :material/face_retouching_off: Face unlearning")
         st.caption(INTRO)
@@ -115,8 +120,39 @@ def render() -> context.Current | None:
     return cur
 
 
+def render() -> context.Current | None:
+    """Prepare the shared objects, draw the sidebar and, above the page, the banners (the run store's state,
+    baselines in training); returns what the pages work on (also kept in st.session_state[CURRENT]), or None when
+    no dataset is usable."""
+    st.session_state[CURRENT] = None
+    context.owner()  # keeps this tab's owner token in the address, so that a reload keeps its jobs
+    context.store_banner()
+    try:
+        tasks.first_start_job()
+    except MUError as e:
+        st.error(str(e))
+        return None
+    cur = _sidebar()
+    tasks.training_banner(cur.exp if cur is not None else None)
+    return cur
+
+
+def open_in_compare(run: dict) -> None:
+    """Button callback (a stored run of the sidebar's dataset): point the sidebar at the run's scenario, forget set
+    and seed, pick the run in Compare and open it there (at the start of the next run, in run_page)."""
+    choice = st.session_state[CURRENT].choice
+    st.session_state[context.SCENARIO] = run["scenario"]
+    st.session_state[context.SEED] = run["seed"]
+    context.set_forget_spec(context.Choice(choice.dataset, choice.data_dir, run["scenario"], run["seed"]),
+                            run["forget"])
+    st.session_state[context.COMPARE_RUNS] = [run["id"]]
+    st.session_state[GOTO_COMPARE] = True
+
+
 def run_page(page: st.Page) -> None:
     """app.py: draw the sidebar, then run the page inside the frame."""
+    if st.session_state.pop(GOTO_COMPARE, False):
+        st.switch_page("pages/compare.py")
     render()
     _framed.on = True
     try:

@@ -60,6 +60,29 @@ def unexpected_error_message(error: BaseException) -> str:
     return f"Unexpected error ({text}); the details are in the server log."
 
 
+class Stages:
+    """One progress over the stages of a job run one after the other, each counting its own steps (the training of
+    the Retrained, then of the Original model): `stages` maps the start of each stage's name to its number of
+    steps, in the order they run. Steps, fraction and ETA are reported over the whole job, the ETA from the pace of
+    the steps so far; a stage not named passes through unchanged."""
+
+    def __init__(self, stages: dict[str, int], progress: ProgressFn):
+        self.stages, self.progress = dict(stages), progress
+        self.total = max(1, sum(self.stages.values()))
+        self.started = time.perf_counter()
+
+    def __call__(self, p: Progress) -> None:
+        names = list(self.stages)
+        current = next((i for i, name in enumerate(names) if p.stage.startswith(name)), None)
+        if current is None:
+            self.progress(p)
+            return
+        done = min(self.total, sum(self.stages[name] for name in names[:current]) + p.step)
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (self.total - done) if done else None
+        self.progress(replace(p, step=done, total=self.total, elapsed_s=elapsed, eta_s=eta))
+
+
 class JobRunner:
     """A FIFO queue of jobs served by one daemon worker thread. Every method is thread-safe and returns
     snapshots (copies), so a reader never sees a job half-updated.

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from dashboard import context, gallery, results, sidebar, thumbs
+from dashboard import context, gallery, results, sidebar, tasks, thumbs
 from mu_core import metrics, plots
 from mu_core.store import RunDamaged
 
@@ -13,8 +13,8 @@ if cur.exp is None:
     st.stop()
 base = context.baselines(cur.exp)
 if base is None:
-    st.info("The Original and Retrained models of this forget set are not trained yet: train them from the sidebar "
-            "(or launch a run, which trains them first).", icon=":material/info:")
+    st.info(tasks.training_note(cur.exp) or "The Original and Retrained models of this forget set are not trained "
+            "yet: train them from the sidebar (or launch a run, which trains them first).", icon=":material/info:")
     st.stop()
 
 finished = [r for r in context.runs(status="done", dataset=cur.dataset.name)

@@ -54,10 +54,8 @@ if mine:
                 run = None  # the banner says why the store cannot be read
             if run is None:
                 continue
-            if st.button(f"Open {results.run_label(run)} in Compare", key=f"open.{job.id}", icon=":material/compare:",
-                         help=f"{job.label}, stored as run {job.result}"):
-                st.session_state[context.COMPARE_RUNS] = [job.result]
-                st.switch_page("pages/compare.py")
+            st.button(f"Open {results.run_label(run)} in Compare", key=f"open.{job.id}", icon=":material/compare:",
+                      help=f"{job.label}, stored as run {job.result}", on_click=sidebar.open_in_compare, args=(run,))
     for job in reversed(mine[:-1]):
         if job.status != "done":
             tasks.show_job(job)
