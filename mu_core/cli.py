@@ -40,8 +40,8 @@ def add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, default=None, help="override the recipe's image size")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
-                   help="training precision (default: $MU_PRECISION, else auto = bf16 where the hardware runs it "
-                        "natively, else fp32); evaluation is always fp32")
+                   help="training precision (default: $MU_PRECISION, else fp32; auto = bf16 where the hardware "
+                        "runs it natively); evaluation is always fp32")
     p.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable result here")
 
 

@@ -1,7 +1,8 @@
 """Settings read from the environment, so that demos and tests can run tiny without touching code:
 MU_EPOCHS and MU_IMAGE_SIZE override the dataset's training recipe, MU_DEVICE picks the device (cpu, cuda),
 MU_CHECKPOINTS and MU_RUNS say where trained weights and stored runs live, MU_PRECISION is the training precision
-(fp32, bf16 or auto [default]: bf16 where the hardware runs it natively) and MU_RAY_ADDRESS names an existing Ray
+(fp32 [default], bf16, or auto: bf16 where the hardware runs it natively; the default stays fp32 because the bf16
+baselines missed test accuracy 0.90 on two of the three reported seeds) and MU_RAY_ADDRESS names an existing Ray
 cluster for the reference bank (default: a local Ray instance)."""
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from mu_core.experiment import Experiment, build_experiment, checkpoint_root
 from mu_core.store import runs_root
 
 
-DEFAULT_PRECISION = "auto"
+DEFAULT_PRECISION = "fp32"
 PRECISION_CHOICES = ("fp32", "bf16", "auto")
 
 
@@ -54,7 +55,7 @@ def _device() -> str | None:
 
 
 def precision_setting() -> str:
-    """$MU_PRECISION (fp32, bf16 or auto), default auto."""
+    """$MU_PRECISION (fp32, bf16 or auto), default fp32."""
     text = os.environ.get("MU_PRECISION", "").strip().lower() or DEFAULT_PRECISION
     if text not in PRECISION_CHOICES:
         raise MUError(f"$MU_PRECISION must be fp32, bf16 or auto, got {text[:40]!r}.")
