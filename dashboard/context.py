@@ -146,7 +146,9 @@ def current(choice: Choice) -> Current:
         return Current(choice, ds, None, None, "Nothing is selected to forget yet: choose people or photos on the "
                                                "Forget set page.")
     try:
-        return Current(choice, ds, spec, _experiment(choice, spec, settings()), None)
+        exp = _experiment(choice, spec, settings())
+        # the canonical spelling (people:2,7 for people:s8,3,3): what the runs and the cached models are stored under
+        return Current(choice, ds, exp.splits.forget_spec, exp, None)
     except MUError as e:
         return Current(choice, ds, spec, None, str(e))
 

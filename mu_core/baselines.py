@@ -1,6 +1,7 @@
 """The Original (trained on train) and Retrained (same recipe on retain only) models, trained once and cached as
-checkpoints keyed by the experiment's fingerprint. A cached file that is corrupt or belongs to something else is
-never used: the model is retrained and a note says why."""
+checkpoints keyed by the experiment's fingerprint. A cached file that is corrupt (unreadable, not a JSON object, a
+field missing, weights not matching their hash) or belongs to something else is never used: the model is retrained
+and a note says why. A checkpoint folder that cannot be written is reported before any training starts."""
 from __future__ import annotations
 
 import time
@@ -12,7 +13,7 @@ from mu_core.compute import training_flops
 from mu_core.errors import CheckpointError
 from mu_core.evaluation import evaluate, model_metrics
 from mu_core.experiment import Experiment
-from mu_core.models import build_model, load_checkpoint, read_meta, save_checkpoint
+from mu_core.models import build_model, check_writable, load_checkpoint, read_meta, save_checkpoint
 from mu_core.training import CancelFlag, ProgressFn, fit, seed_everything
 
 BASELINES = ("original", "retrained")
@@ -56,6 +57,7 @@ def get_baseline(exp: Experiment, name: str, progress: ProgressFn | None = None,
             return Baseline(name, model.to(exp.device).eval(), meta, cached=True)
     except CheckpointError as e:
         notes.append(f"{e} Retraining.")
+    check_writable(stem.parent)  # before minutes of training, not after
     if name == "original" and exp.original is not None:
         return _import(exp, notes)
     return _train(exp, name, progress, cancel, notes)
