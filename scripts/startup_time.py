@@ -6,7 +6,8 @@ command, not a test:
     .venv/bin/python scripts/startup_time.py
     MU_CHECKPOINTS=/tmp/empty .venv/bin/python scripts/startup_time.py   # a first start
 
-Needs Debian's chromium (`make browser`). Prints the seconds to the server's health check and to the page."""
+Needs Debian's chromium (`make browser`). Prints the seconds to the server's health check and to the page, and
+the machine's load average before and after (other work on the machine slows both starts)."""
 from __future__ import annotations
 
 import argparse
@@ -23,6 +24,7 @@ from dashboard.server import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Server  # noqa: 
 
 def main() -> int:
     argparse.ArgumentParser(description=__doc__).parse_args()
+    load = os.getloadavg()[0]
     started = time.perf_counter()
     server = Server(os.environ.copy(), Path(os.devnull))
     server.start()
@@ -40,7 +42,9 @@ def main() -> int:
     finally:
         server.stop()
     print(f"server answers its health check after {health:.1f} s")
-    print(f"Forget set page with the gallery and both baselines shown as trained after {shown:.1f} s")
+    print(f"Forget set page with the gallery and both baselines shown as trained after {shown:.1f} s "
+          f"({shown - health:.1f} s after the health check)")
+    print(f"load average (1 min) {load:.2f} before, {os.getloadavg()[0]:.2f} after, on {os.cpu_count()} CPUs")
     return 0
 
 
