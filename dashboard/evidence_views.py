@@ -56,7 +56,8 @@ def face_gallery(cur: Current, outputs: dict[str, dict[str, np.ndarray]], run_la
 
 def identity_view(verdict: dict | None, label: str) -> None:
     check = next((c for c in (verdict or {}).get("checks", []) if c["name"] == "identity_features"), None)
-    if check is None or not isinstance(check.get("value"), dict) or not check.get("floor"):
+    if check is None or not isinstance(check.get("value"), dict) or not check.get("floor") \
+            or None in (check["value"].get("dprime"), check.get("reference"), *check["floor"]):
         st.caption("Identity in the face features: not measured for this run (it applies when whole people are "
                    "forgotten).")
         return

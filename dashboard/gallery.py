@@ -206,5 +206,6 @@ def summary(cur: Current, kind: str) -> None:
         st.markdown(f"**{len(items)} training photo{'s' if len(items) != 1 else ''}** selected "
                     f"(0 test photos): they will be forgotten while their people stay enrolled; {s['retain']} training "
                     f"photos stay. Utility and the attack's non-members: the {s['test']} test photos.")
-    st.caption(f"Forget set in the command line's syntax: `{cur.spec}`")
+    named = ",".join(ds.identity_names[p] if kind == "people" else ds.sample_ids[p] for p in items)
+    st.caption(f"The same forget set on the command line: `--forget {f'{kind}:{named}' if items else cur.spec}`")
 

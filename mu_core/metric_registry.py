@@ -50,7 +50,7 @@ _ALL = [
     Metric("forgetting_score", "forgetting |MIA-0.5|", LOWER, "share",
            "|MIA accuracy - 0.5|: what the benchmark's README tables print under the heading \"MIA\".",
            ("forget", "unseen"), ("mia_n_members", "mia_n_nonmembers"), M.forgetting_score),
-    Metric("nomus", "NoMUS", HIGHER, "score",
+    Metric("nomus", "NoMUS", CLOSEST, "score",
            "lam x test acc + (1 - lam) x (1 - 2 x |MIA accuracy - 0.5|), lam = 0.5: the benchmark's single score.",
            ("test", "forget", "unseen"), ("mia_n_members", "mia_n_nonmembers"), M.nomus),
     Metric("mia_auc", "attack AUC", CLOSEST, "share",

@@ -1,8 +1,8 @@
 """Compare: chosen runs beside the Original and Retrained models, on every metric and chart."""
-import pandas as pd
+import numpy as np
 import streamlit as st
 
-from dashboard import context, gallery, results, sidebar, tasks, thumbs
+from dashboard import context, demo, evidence_views, results, sidebar, tasks, verdict_card
 from mu_core import metrics, plots
 from mu_core.store import RunDamaged
 
@@ -16,6 +16,7 @@ if base is None:
     st.info(tasks.training_note(cur.exp) or "The Original and Retrained models of this forget set are not trained "
             "yet: train them from the sidebar (or launch a run, which trains them first).", icon=":material/info:")
     st.stop()
+card_area = st.container()  # the verdict comes first; it depends on the runs chosen below it
 
 finished = [r for r in context.runs(status="done", dataset=cur.dataset.name)
             if r["scenario"] == cur.choice.scenario and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
@@ -42,14 +43,59 @@ for row in results.baseline_rows(base) + results.run_rows([by_id[i] for i in pic
     else:
         rows.append(row)
 scenario_kind = cur.dataset.scenarios[cur.choice.scenario].kind
-lam = st.slider("NoMUS λ (weight of utility against forgetting)", 0.0, 1.0, 0.5, 0.05)
+who = demo.forget_name(cur.dataset, cur.spec)
+retrain_seconds = base["retrained"].result["seconds"]
+chosen = [i for i in picked if any(r.get("run_id") == i for r in rows)]
+run = by_id[chosen[0]] if chosen else None
+with card_area:
+    if run is None:
+        with st.container(key="verdict", border=True):
+            st.markdown(f"### :gray[{who}: no run to judge yet]")
+            st.caption("Launch a method on the Unlearn page (or pick a finished run below): this card then says in "
+                       "plain words whether it forgot, check by check, against the Retrained model.")
+    else:
+        if len(chosen) > 1:
+            run = by_id[st.selectbox("Verdict of", chosen, key="verdict_run",
+                                     format_func=lambda i: results.run_label(by_id[i]))]
+        label = results.run_label(run)
+        judged = verdict_card.bank_judged(run["id"])
+        verdict = judged["verdict"] if judged else run["result"].get("verdict")
+        minutes = verdict_card.bank_minutes(retrain_seconds)
+        verdict_card.show(verdict, run["result"], who, label, retrain_seconds,
+                          decide=f"build a reference bank of {verdict_card.SUGGESTED_BANK} models, about "
+                                 f"{minutes:.0f} minutes (the button under this card).")
+        if judged is None:
+            verdict_card.bank_section(cur.exp, run, base)
+
+if run is not None:
+    st.subheader("Evidence, photo by photo")
+    evidence_views.face_gallery(cur, outputs, label)
+    evidence_views.identity_view(verdict, label)
+    evidence_views.bank_views(judged, verdict_card.SUGGESTED_BANK)
+
+    st.subheader("Who is this?")
+    st.caption("Show any photo to the Original, the unlearned model and Retrained: a forgotten person should read "
+               "as someone else to the unlearned model, as to Retrained.")
+    evidence_views.probe(cur, base, run, label)
+
+    st.subheader("Evidence pack")
+    st.caption("For auditors and stakeholders: a self-contained HTML report (charts and photos embedded, nothing "
+               "fetched from the network), its PDF, and the JSON manifest of the process.")
+    evidence_views.evidence_pack_downloads(cur, run, outputs[label])
 
 st.subheader("Metrics")
+lam = st.slider("NoMUS λ (weight of utility against forgetting)", 0.0, 1.0, 0.5, 0.05)
 results.show_metric_table(results.metric_table(rows, lam, scenario_kind))
 st.caption("**MIA accuracy** is the attack's accuracy (0.5 = it cannot tell forgotten photos from unseen ones); "
            "the **forgetting score** |MIA−0.5| is what the benchmark's tables print under 'MIA' (0 is best). "
            "The attack runs on few photos: read it with its spread and sample sizes, against Retrained.")
-st.plotly_chart(plots.nomus_parts(rows, lam), key="nomus")
+complete = [r for r in rows if r["metrics"].get("mia_accuracy") is not None
+            and np.isfinite(r["metrics"]["mia_accuracy"])]
+if len(complete) >= 2:
+    st.plotly_chart(plots.nomus_parts(complete, lam), key="nomus")
+else:
+    st.caption("NoMUS is not drawn: its forgetting part needs the membership attack, which cannot run on this "
+               "few photos (see the attack samples in the table).")
 
 st.subheader("Loss distributions: forgotten vs unseen photos")
 st.caption("A model that forgot treats its forgotten training photos like photos it never saw: the two "
@@ -63,38 +109,17 @@ sizes = {row["label"]: (row["metrics"]["mia_n_members"], row["metrics"]["mia_n_n
 st.plotly_chart(plots.mia_roc(curves, sizes), key="roc")
 
 st.subheader("Per-class accuracy")
-per_class = {row["label"]: row["metrics"]["per_class_acc"] for row in rows}
+forgotten_classes = {c: f"{c} (forgotten photos)" for row in rows
+                     for c in row["metrics"].get("per_class_forget_acc", {}) if scenario_kind == "identity"}
+per_class = {row["label"]: {**row["metrics"]["per_class_acc"],
+                            **{forgotten_classes[c]: v for c, v in row["metrics"].get("per_class_forget_acc",
+                                                                                       {}).items()
+                               if c in forgotten_classes}} for row in rows}
+shown = plots.classes_that_matter(per_class, forgotten=forgotten_classes.values())
+st.caption(f"The {len(shown)} classes that matter: the forgotten people (on their forgotten training photos) and "
+           "the largest changes against Retrained; the others change less.")
 delta = st.toggle("Show the change against Retrained", value=False)
-st.plotly_chart(plots.per_class_delta(per_class) if delta else plots.per_class_accuracy(per_class), key="per_class")
-
-st.subheader("Forgotten photos, one by one")
-st.caption("Each forgotten training photo with every model's prediction: a model that forgot should get them "
-           "about as wrong, and as unsure, as Retrained.")
-ds, key = cur.dataset, cur.choice.data_key
-forget = [int(i) for i in outputs["Original"]["forget.indices"]]
-faces = gallery.class_faces(ds, key)
-records = []
-for label, o in outputs.items():
-    for k, (i, predicted) in enumerate(zip(forget, o["forget.pred"])):
-        records.append({"order": k, "Photo": i, "Photo id": ds.sample_ids[i], "True": ds.label_name(ds.labels[i]),
-                        "Model": label, "Predicted face": faces.get(int(predicted)) if faces else None,
-                        "Predicted": ds.label_name(predicted), "Correct": bool(o["forget.correct"][k] >= 1),
-                        "Confidence": float(o["forget.confidence"][k]), "Loss": float(o["forget.loss"][k])})
-frame = pd.DataFrame(records).sort_values(["order"], kind="stable").drop(columns="order")
-photos = tuple(dict.fromkeys(frame["Photo"]))
-frame["Photo"] = frame["Photo"].map(dict(zip(photos, thumbs.thumbnails(ds, key, photos))))
-if faces:
-    shown = tuple(dict.fromkeys(i for i in frame["Predicted face"] if i is not None))
-    frame["Predicted face"] = frame["Predicted face"].map(dict(zip(shown, thumbs.thumbnails(ds, key, shown))))
-else:
-    frame = frame.drop(columns="Predicted face")
-st.dataframe(frame, hide_index=True, row_height=60, width="stretch", height=min(720, 38 + 60 * len(frame)),
-             column_config={
-                 "Photo": st.column_config.ImageColumn("Photo", width="small"),
-                 "Predicted face": st.column_config.ImageColumn("Predicted person", width="small",
-                                                                help="A training photo of the predicted person"),
-                 "Confidence": st.column_config.ProgressColumn("Confidence", min_value=0.0, max_value=1.0,
-                                                               format="%.2f"),
-                 "Loss": st.column_config.NumberColumn("Loss", format="%.2f")})
-if ds.credit:
-    st.caption(ds.credit)
+st.plotly_chart(plots.per_class_delta(per_class, classes=shown) if delta else
+                plots.per_class_accuracy(per_class, classes=shown), key="per_class")
+if cur.dataset.credit:
+    st.caption(cur.dataset.credit)

@@ -1,7 +1,7 @@
 """Unlearn: pick a method, set its hyperparameters, launch it as a background job and follow it live."""
 import streamlit as st
 
-from dashboard import context, hparams, results, sidebar, tasks
+from dashboard import context, demo, hparams, results, sidebar, tasks
 from mu_core.errors import MUError
 from mu_core.methods import REGISTRY
 
@@ -13,17 +13,30 @@ if cur.exp is None:
 else:
     sizes = cur.exp.splits.sizes()
     ready = context.baselines_ready(cur.exp)
-    st.caption(f"Forget set `{cur.spec}`: {sizes['forget']} training photos to forget, {sizes['retain']} to keep. "
+    st.caption(f"Forget set **{demo.forget_name(cur.dataset, cur.spec)}**: {sizes['forget']} training photos to "
+               f"forget, {sizes['retain']} to keep. "
                + ("The Original and Retrained models are trained." if all(ready.values()) else
                   "The missing baseline models are trained first, as part of the job."))
 
-name = st.selectbox("Method", list(REGISTRY), format_func=lambda n: REGISTRY[n].title, key="method")
+advice = demo.recommendation(cur.dataset.name, cur.choice.scenario)
+recommended = advice["method"] if advice and advice["method"] in REGISTRY else None
+if recommended and "method" not in st.session_state:
+    st.session_state["method"] = recommended
+name = st.selectbox("Method", list(REGISTRY), key="method",
+                    format_func=lambda n: REGISTRY[n].title + (" (recommended)" if n == recommended else ""))
 method = REGISTRY[name]
+if recommended:
+    st.caption(f"Recommended here: **{REGISTRY[recommended].title}**, the method the shipped benchmark results "
+               f"(seeds {', '.join(map(str, advice['seeds']))}) show forgetting at the lowest cost; the verdict "
+               "card on Compare judges each run again, with the identity check those results did not record.")
+elif advice:
+    st.warning("No method passed on every seed of the shipped benchmark results for this scenario: read each "
+               "run's verdict on the Compare page.", icon=":material/warning:")
 st.markdown(f"**{method.title}**: {method.description}")
 st.caption(f"Reference: {method.reference}")
 defaults = method.defaults(cur.dataset.name, cur.choice.scenario)
 prefix = f"hp.{name}.{cur.dataset.name}.{cur.choice.scenario}"
-with st.container(border=True):
+with st.expander("Advanced: hyperparameters (the defaults are tuned for this dataset)", expanded=not recommended):
     values = hparams.hparam_inputs(method, defaults, prefix)
 launch_col, reset_col = st.columns([1, 5])
 launch = launch_col.button("Launch", type="primary", icon=":material/play_arrow:", width="stretch")

@@ -3,6 +3,7 @@ process-wide runner; the tests wait for them through it, since AppTest does not 
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 
@@ -11,7 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context, tasks
+from dashboard import context, demo, tasks
 from dashboard.sidebar import CURRENT
 from mu_core.data import load_dataset
 from mu_core.data.orl import DEFAULT_PEOPLE
@@ -56,7 +57,7 @@ def test_forget_set_gallery_shows_people_with_counts_and_credit():
     shown = texts(at)
     assert "**8 people** selected: **56 training photos** will be forgotten" in shown
     assert "**24 test photos**" in shown and "AT&T Laboratories Cambridge" in shown
-    assert "people:2,7,13,19,24,29,34,38" in shown
+    assert "--forget people:s3,s8,s14,s20,s25,s30,s35,s39" in shown
 
 
 def test_picking_a_person_updates_counts_and_baseline_state_then_clear_blocks_launch():
@@ -167,6 +168,17 @@ def test_unlearn_page_generates_inputs_from_every_methods_declaration():
             assert widget.value == expected
 
 
+def test_demo_mode_preselects_the_recommended_method_with_hyperparameters_folded_away():
+    at = open_app("unlearn")
+    advice = demo.recommendation("orl", "person")
+    assert at.selectbox(key="method").value == advice["method"] != "finetune"
+    shown = texts(at)
+    assert f"Recommended here: **{REGISTRY[advice['method']].title}**" in shown
+    assert at.expander[0].label.startswith("Advanced: hyperparameters")
+    forget_line = next(c.value for c in at.caption if c.value.startswith("Forget set"))
+    assert forget_line.startswith("Forget set **s3, s8, s14") and "people:" not in forget_line  # named by people
+
+
 def test_a_run_executes_in_the_background_is_stored_and_opens_in_compare():
     at = open_app("unlearn")
     job_id = launch(at, epochs=1, batch_size=256)
@@ -178,22 +190,28 @@ def test_a_run_executes_in_the_background_is_stored_and_opens_in_compare():
     assert "finished in" in texts(at)
     button(at, "Open Fine-tuning").click().run()
     assert_clean(at)
-    table = at.dataframe[0].value
     label = f"Fine-tuning #{job.result[-6:]}"
+    headline = next(m.value for m in at.markdown if m.value.startswith("### :"))
+    assert re.fullmatch(r"### :(red|green|gray)\[s3, s8, .* (not forgotten|forgotten|cannot tell yet)\]", headline)
+    assert any(c.value.startswith(label) for c in at.caption)
+    table = next(df.value for df in at.dataframe if "Metric" in df.value.columns)
     assert list(table.columns) == ["Metric", "Original", "Retrained", label]
     metrics = list(table["Metric"])
-    assert "MIA accuracy ± fold spread" in metrics and "Forgetting score |MIA − 0.5|" in metrics
-    assert "Attack samples (forgotten vs unseen)" in metrics and "· utility part λ·test acc" in metrics
-    assert " ± " in table.set_index("Metric").loc["MIA accuracy ± fold spread", label]
-    assert len(at.get("plotly_chart")) == 4  # NoMUS parts, loss histograms, ROC, per-class
-    faces = at.dataframe[1].value
-    assert len(faces) == 3 * 56 and set(faces["Model"]) == {"Original", "Retrained", label}
+    assert "MIA accuracy ± fold spread (closest to Retrained)" in metrics
+    assert "forgetting |MIA-0.5| (lower is better)" in metrics
+    assert "attack samples (forgotten vs unseen)" in metrics and "· utility part λ·test acc" in metrics
+    assert " ± " in table.set_index("Metric").loc["MIA accuracy ± fold spread (closest to Retrained)", label]
+    assert len(at.get("plotly_chart")) >= 4  # identity d', NoMUS parts, loss histograms, ROC, per-class
+    faces = at.dataframe[0].value  # the per-face verdict gallery: one row per forgotten photo, three predictions
+    assert len(faces) == 56 and {"Original", "Unlearned", "Retrained", "Verdict"} <= set(faces.columns)
+    assert set(faces["Verdict"]) <= {"inside the Retrained range", "remembered", "over-forgotten"}
 
-    nomus = table.set_index("Metric").loc["NoMUS (λ = 0.50)", "Original"]
+    nomus = table.set_index("Metric").loc["NoMUS at λ = 0.50 (closest to Retrained)", "Original"]
     at.switch_page("pages/compare.py")  # AppTest would go back to the page it was last switched to
     at.slider[0].set_value(1.0).run()
-    table = at.dataframe[0].value.set_index("Metric")
-    assert table.loc["NoMUS (λ = 1.00)", "Original"] == table.loc["Test accuracy (utility)", "Original"] != nomus
+    table = next(df.value for df in at.dataframe if "Metric" in df.value.columns).set_index("Metric")
+    assert table.loc["NoMUS at λ = 1.00 (closest to Retrained)", "Original"] == \
+        table.loc["test acc (higher is better)", "Original"] != nomus
     at.toggle[0].set_value(True).run()  # per-class change against Retrained
     assert_clean(at)
 

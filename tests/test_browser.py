@@ -3,6 +3,7 @@ with tiny settings. They also take the screenshots under docs/screenshots/ (1400
 Deselect them with `-m "not browser"`."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -17,6 +18,7 @@ from dashboard.server import CHROMIUM, CHROMIUM_ARGS, VIEWPORT, Server
 from mu_core.data import load_dataset
 from mu_core.pipeline import score_baselines
 from mu_core.settings import experiment
+from mu_core.store import RunStore
 from tests.appkit import ROOT, app_env  # noqa: F401
 
 pytestmark = pytest.mark.browser
@@ -41,6 +43,8 @@ def browser_context_args(browser_context_args):
 # recognises people (about 0.85 test accuracy at 12 epochs of 32 px photos) and an attack on 27 vs 27 photos.
 DEMO_ENV = {"MU_EPOCHS": "12", "MU_IMAGE_SIZE": "32"}
 FORGET = "people:0,2,7,13,19,24,29,34,38"  # the default forget set with s1 ticked in the gallery
+FORGET_NAMES = "people:s1,s3,s8,s14,s20,s25,s30,s35,s39"  # the same, as the page names it
+ONE_PERSON = "people:4"  # s5, the story of one person
 # At the demo size (`unlearn --epochs 12 --image-size 32` on seed 0, one thread) CF-k's person preset forgets all nine
 # people and keeps test accuracy 0.90 in 2 s (Bad Teacher: forget 0.37, test 0.63), so the screenshots show a run
 # that forgets without wrecking the model.
@@ -58,6 +62,7 @@ def server(app_env, tmp_path_factory):
         for key in ("MU_EPOCHS", "MU_IMAGE_SIZE", "MU_CHECKPOINTS"):
             mp.setenv(key, env[key])
         score_baselines(experiment(forget=FORGET))
+        score_baselines(experiment(forget=ONE_PERSON))
         score_baselines(experiment())  # the default forget set, which a new browser session starts from
     app = Server(env, root / "server.log", START_TIMEOUT)
     app.start()
@@ -110,14 +115,14 @@ def test_select_a_person_run_a_method_compare_restart_and_find_the_run(server, p
     idle(page)
     tick_first_row(page)  # s1 joins the eight people of the default
     expect(page.get_by_text("63 training photos")).to_be_visible(timeout=UI_TIMEOUT)
-    expect(page.get_by_text(FORGET, exact=True)).to_be_visible()
+    expect(page.get_by_text(f"--forget {FORGET_NAMES}", exact=True)).to_be_visible()
     expect(page.get_by_text("Retrained (from scratch without the forget set): trained")).to_be_visible()
     idle(page)
     screenshot(page, "forget_set")
 
     go(page, "Unlearn")
     page.get_by_test_id("stSelectbox").filter(has_text="Method").click()
-    page.get_by_role("option", name=METHOD, exact=True).click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(METHOD))).click()
     expect(page.get_by_text(f"{METHOD}: ")).to_be_visible(timeout=UI_TIMEOUT)
     idle(page)
     page.get_by_role("button", name="Launch").click()
@@ -131,8 +136,9 @@ def test_select_a_person_run_a_method_compare_restart_and_find_the_run(server, p
     expect(page.get_by_role("heading", name="Metrics", level=3)).to_be_visible(timeout=UI_TIMEOUT)
     expect(page.get_by_test_id("stDataFrame").first).to_be_visible()
     expect(page.get_by_text(label).first).to_be_visible()
-    losses = page.get_by_test_id("stPlotlyChart").nth(1)
+    losses = page.get_by_test_id("stPlotlyChart").filter(has_text="Per-sample loss")
     expect(losses).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.locator(".st-key-verdict")).to_contain_text(re.compile("forgotten|cannot tell"))
     expect(losses.get_by_text("Per-sample loss")).to_be_visible()
     idle(page)
     screenshot(page, "compare")
@@ -147,6 +153,89 @@ def test_select_a_person_run_a_method_compare_restart_and_find_the_run(server, p
     page.goto(f"{server.url}/runs")  # a deep link, first thing after the restart
     expect(page.get_by_role("heading", name="Runs", level=1)).to_be_visible(timeout=UI_TIMEOUT)
     expect(stored).to_be_visible(timeout=UI_TIMEOUT)
+
+
+def choose_method(page: Page, title: str) -> None:
+    """Pick a method in the Unlearn page's box and open its folded hyperparameters."""
+    page.get_by_test_id("stSelectbox").filter(has_text="Method").click()
+    page.get_by_role("option", name=re.compile("^" + re.escape(title))).click()
+    expect(page.get_by_text(f"{title}: ").first).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+    page.get_by_text("Advanced: hyperparameters").click()
+
+
+def launch_and_open(page: Page, title: str) -> str:
+    """Launch the chosen method, wait for it, open it in Compare; returns its run label."""
+    page.get_by_role("button", name="Launch").click()
+    open_compare = page.get_by_role("button", name=f"Open {title}").first
+    expect(open_compare).to_be_visible(timeout=RUN_TIMEOUT)
+    idle(page)
+    label = re.search(re.escape(title) + r" #\w{6}", open_compare.inner_text()).group()
+    open_compare.click()
+    expect(page.get_by_role("heading", name="Compare", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.locator(".st-key-verdict")).to_contain_text(label, timeout=UI_TIMEOUT)
+    return label
+
+
+def test_one_person_story_verdict_probe_and_evidence_pack(server, page: Page, tmp_path):
+    """Select s5, launch the recommended method: the card says whether s5 was forgotten, with its evidence;
+    Fine-tuning for one epoch is not forgotten (card and audit record); the probe shows three answers; the
+    evidence pack downloads."""
+    page.goto(server.url)
+    expect(page.get_by_role("heading", name="Forget set", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    page.get_by_role("button", name="Clear", exact=True).click()
+    expect(page.get_by_text("Nothing selected yet.")).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+    grid = page.get_by_test_id("stDataFrame").first
+    box = grid.bounding_box()
+    page.mouse.click(box["x"] + 18, box["y"] + 35 + 4 * 60 + 30)  # the fifth row: s5
+    expect(page.get_by_text("--forget people:s5", exact=True)).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+
+    go(page, "Unlearn")
+    expect(page.get_by_text("Forget set s5:")).to_be_visible(timeout=UI_TIMEOUT)
+    expect(page.get_by_text("Recommended here:")).to_be_visible()
+    label = launch_and_open(page, "CF-k")  # the recommended method, preselected
+    card = page.locator(".st-key-verdict")
+    expect(card).to_contain_text(re.compile(r"s5 (forgotten|not forgotten|: cannot tell yet)"))
+    expect(card).to_contain_text("Recognition")
+    expect(card).to_contain_text("recognised in")
+    expect(card).to_contain_text("instead of")
+    idle(page)
+    screenshot(page, "compare_verdict")
+
+    go(page, "Unlearn")
+    choose_method(page, "Fine-tuning")
+    epochs = page.get_by_test_id("stSlider").filter(has_text="epochs").get_by_role("slider")
+    epochs.focus()
+    epochs.press("Home")  # one epoch
+    label = launch_and_open(page, "Fine-tuning")
+    expect(card).to_contain_text("s5 not forgotten")
+    run = next(r for r in RunStore(Path(server.env["MU_RUNS"])).list(status="done") if r["id"].endswith(label[-6:]))
+    assert run["hparams"]["epochs"] == 1 and run["audit"]["verdict"]["forgotten"] is False
+
+    expect(page.locator(".st-key-probe_answer_2")).to_be_visible(timeout=UI_TIMEOUT)
+    for k, model in enumerate(("Original", label, "Retrained")):
+        expect(page.locator(f".st-key-probe_answer_{k}")).to_contain_text(f"{model} says")
+
+    page.get_by_role("button", name="Prepare the evidence pack").click()
+    expect(page.get_by_role("button", name="Report (HTML)")).to_be_visible(timeout=UI_TIMEOUT)
+    files = {}
+    for name in ("Report (HTML)", "Report (PDF)", "Manifest (JSON)"):
+        with page.expect_download() as download:
+            page.get_by_role("button", name=name).click()
+        files[name] = tmp_path / download.value.suggested_filename
+        download.value.save_as(files[name])
+    assert files["Report (PDF)"].read_bytes().startswith(b"%PDF")
+    assert json.loads(files["Manifest (JSON)"].read_text())["verdict"]["forgotten"] is False
+    offline = page.context.new_page()
+    page.context.set_offline(True)
+    offline.goto(files["Report (HTML)"].as_uri())
+    expect(offline.get_by_text("not forgotten", exact=False).first).to_be_visible()
+    page.context.set_offline(False)
+    offline.close()
+    idle(page)
+    screenshot(page, "compare")
 
 
 def test_upload_a_photo_and_a_bad_file(server, page: Page, tmp_path):
@@ -168,6 +257,7 @@ def test_upload_a_photo_and_a_bad_file(server, page: Page, tmp_path):
 def test_a_run_in_progress_when_the_app_stops_is_marked_interrupted(server, page: Page):
     page.goto(f"{server.url}/unlearn")
     expect(page.get_by_role("heading", name="Unlearn", level=1)).to_be_visible(timeout=UI_TIMEOUT)
+    choose_method(page, "Fine-tuning")
     epochs = page.get_by_test_id("stSlider").filter(has_text="epochs").get_by_role("slider")
     epochs.focus()
     epochs.press("End")  # 20 epochs: long enough to be caught running
@@ -186,7 +276,7 @@ def test_a_run_in_progress_when_the_app_stops_is_marked_interrupted(server, page
 
 
 def test_screenshots_are_wide_and_whole():
-    for name in ("forget_set", "forget_set_upload", "unlearn", "compare", "runs"):
+    for name in ("forget_set", "forget_set_upload", "unlearn", "compare", "compare_verdict", "runs"):
         with Image.open(SHOTS / f"{name}.png") as shot:
             assert shot.width == WIDTH and shot.height >= 900
             assert np.asarray(shot.convert("L")).std() > 10  # not a blank page
