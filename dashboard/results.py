@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard import context
 from mu_core.methods import REGISTRY
-from mu_core.metric_registry import get_metric, value_of
+from mu_core.metric_registry import CLOSEST, get_metric, value_of
 from mu_core.metrics import nomus_parts
 from mu_core.pipeline import Scored, outputs_arrays
 
@@ -58,41 +58,48 @@ def metric_table(rows: list[dict], lam: float, scenario_kind: str) -> pd.DataFra
         if not math.isnan(_number(m["mia_accuracy"])):
             mia += f" ± {_fmt(m.get('mia_accuracy_std'))}"
         values = {
-            "Test accuracy (utility)": _fmt(m["test_acc"]),
-            "Top-2 test accuracy": _fmt(m.get("top2_acc")),
-            "Forget accuracy (forgotten training photos)": _fmt(m["forget_acc"]),
-            **({"Forgotten people's unseen photos accuracy": _fmt(m["unseen_acc"])}
-               if scenario_kind == "identity" else {}),
-            "Retain accuracy": _fmt(m["retain_acc"]),
-            "MIA accuracy ± fold spread": mia,
-            "Forgetting score |MIA − 0.5|": _fmt(m["forgetting_score"], missing=too_few),
-            "MIA AUC (threshold attack)": _fmt(m["mia_auc"]),
-            "MIA TPR at 1% FPR": _fmt(m["tpr_at_1pct_fpr"]),
-            "Attack samples (forgotten vs unseen)": f"{m['mia_n_members']} vs {m['mia_n_nonmembers']}",
-            f"NoMUS (λ = {lam:.2f})": _fmt(parts["nomus"], missing=too_few),
+            _label("test_acc"): _fmt(m["test_acc"]),
+            _label("top2_acc"): _fmt(m.get("top2_acc")),
+            _label("forget_acc"): _fmt(m["forget_acc"]),
+            **({_label("unseen_acc"): _fmt(m["unseen_acc"])} if scenario_kind == "identity" else {}),
+            _label("retain_acc"): _fmt(m["retain_acc"]),
+            _label("mia_accuracy", " ± fold spread"): mia,
+            _label("forgetting_score"): _fmt(m["forgetting_score"], missing=too_few),
+            _label("mia_auc"): _fmt(m["mia_auc"]),
+            _label("tpr_at_1pct_fpr"): _fmt(m["tpr_at_1pct_fpr"]),
+            "attack samples (forgotten vs unseen)": f"{m['mia_n_members']} vs {m['mia_n_nonmembers']}",
+            _label("nomus", f" at λ = {lam:.2f}"): _fmt(parts["nomus"], missing=too_few),
             "· utility part λ·test acc": _fmt(parts["utility"]),
             "· forgetting part (1−λ)(1 − 2·score)": _fmt(parts["forgetting"], missing=too_few),
-            "Gap to Retrained (0 = same)": _fmt(m.get("gap_to_retrained")),
-            "Seconds": _fmt(row["seconds"], 1),
-            "Time / Retrained's training time": _fmt(row["time_ratio"], 2),
+            **{_label(k): _fmt(m.get(k), 2) for k in EVIDENCE_KEYS if m.get(k) is not None},
+            _label("gap_to_retrained"): _fmt(m.get("gap_to_retrained")),
+            _label("seconds"): _fmt(row["seconds"], 1),
+            _label("time_ratio"): _fmt(row["time_ratio"], 2),
+            _label("compute_ratio"): _fmt(m.get("compute_ratio"), 3),
         }
         for metric, text in values.items():
             lines.setdefault(metric, []).append(text)
     return pd.DataFrame(lines, index=[row["label"] for row in rows]).T.rename_axis("Metric").reset_index()
 
 
-DEFINITIONS = """
-- **Test accuracy**: accuracy on the test photos of the people who stay (the model's utility).
-- **Forget accuracy**: accuracy on the forgotten training photos; Retrained shows what "never seen" looks like.
-- **MIA accuracy**: accuracy of the benchmark's membership-inference attack (logistic regression on the loss, mean
-  over 10 stratified shuffle splits: random, overlapping 90/10 train/test splits) telling the forgotten training
-  photos from unseen photos; 0.5 means it cannot tell them apart. The ± is the spread over its 10 splits.
-- **Forgetting score** = |MIA accuracy − 0.5|: what the benchmark's tables print under the heading "MIA"; 0 is best.
-- **MIA AUC / TPR at 1% FPR**: a threshold attack on the same loss (privacy-attack convention); noisy on few photos.
-- **NoMUS** = λ·test accuracy + (1 − λ)·(1 − 2·forgetting score); 1 is best.
-- **Gap to Retrained**: mean absolute difference to Retrained over forget, retain and test accuracy and MIA
-  accuracy; 0 means it behaves like the gold standard.
-"""
+TABLE_ROWS = ("test_acc", "top2_acc", "forget_acc", "unseen_acc", "retain_acc", "mia_accuracy", "forgetting_score",
+              "mia_auc", "tpr_at_1pct_fpr", "nomus", "identity_dprime", "identity_auc", "gap_to_retrained",
+              "seconds", "time_ratio", "compute_ratio")
+EVIDENCE_KEYS = ("identity_dprime", "identity_auc")
+
+
+def _label(key: str, qualifier: str = "") -> str:
+    """A metric's label as the registry declares it (with `qualifier`), and what is better."""
+    metric = get_metric(key)
+    better = "closest to Retrained" if metric.direction == CLOSEST else f"{metric.direction} is better"
+    return f"{metric.label}{qualifier} ({better})"
+
+
+def definitions() -> str:
+    """The registry's definition of every metric in the table, as a markdown list."""
+    return "\n".join(f"- **{get_metric(k).label}** ({get_metric(k).direction}"
+                     f"{'' if get_metric(k).direction == CLOSEST else ' is better'}): {get_metric(k).definition}"
+                     for k in TABLE_ROWS)
 
 
 RUN_METRICS = ("test_acc", "forget_acc", "mia_accuracy", "forgetting_score", "nomus", "gap_to_retrained", "seconds")
@@ -161,7 +168,7 @@ def show_metric_table(frame: pd.DataFrame) -> None:
     st.dataframe(frame, hide_index=True, width="stretch", height=38 + 35 * len(frame),
                  column_config={"Metric": st.column_config.TextColumn("Metric", width="large", pinned=True)})
     with st.expander("What the metrics mean"):
-        st.markdown(DEFINITIONS)
+        st.markdown(definitions())
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -18,7 +18,8 @@ from mu_core.experiment import Experiment
 from mu_core.methods import UnlearnContext, get_method
 from mu_core.models import clone, weights_sha256
 from mu_core.results import model_result
-from mu_core.store import RunStore
+from mu_core.run_model import weights_bytes
+from mu_core.store import WEIGHTS, RunStore
 from mu_core.training import CancelFlag, ProgressFn, Tracker, seed_everything
 from mu_core.verdict import basic_verdict, identity_metrics
 
@@ -135,7 +136,8 @@ def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: d
                 store: RunStore, progress: ProgressFn | None = None, cancel: CancelFlag | None = None
                 ) -> tuple[str, Scored]:
     """Run a method and persist it: the run row exists from the start; a cancelled or diverged run is recorded
-    with its status and message and nothing else; a finished one with its result, audit and per-sample outputs."""
+    with its status and message and nothing else; a finished one with its result, audit, per-sample outputs and
+    weights."""
     method = get_method(method_name)
     hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
     run_id = store.start(exp.dataset.name, exp.splits.scenario, exp.splits.forget_spec, exp.seed, method.name,
@@ -152,5 +154,5 @@ def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: d
         store.fail(run_id, "failed", str(e) or type(e).__name__)
         raise
     store.finish(run_id, scored.result, audit_record(exp, scored, baselines["original"].model, run_id),
-                 outputs_arrays(scored.evaluation))
+                 outputs_arrays(scored.evaluation), {WEIGHTS: weights_bytes(scored.model)})
     return run_id, scored
