@@ -33,12 +33,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=retain_loss.detach(), forget=forget_loss.detach())
 
 
-PRESETS = {
-    "orl/person": {"epochs": 300, "lr": 0.01, "momentum": 0.9, "forget_weight": 0.003, "forget_batch_size": 16,
-                   "train_from": "fc"},
-    "orl/photos": {"epochs": 1, "lr": 0.005, "forget_weight": 0.1, "forget_batch_size": 16, "retain_share": 0.7},
-}
-
 METHOD = Method(
     name="adv_neggrad", title="Advanced NegGrad",
     description="Minimise the retain loss minus a weighted forget loss (CE_r - w * CE_f) over retain batches paired "
@@ -46,4 +40,4 @@ METHOD = Method(
                 "benchmark's code skips those).",
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), 'NegGrad with classification loss' (w=1, SGD "
               "0.001, 2 epochs); the GISA study (YuliiaSuprun/MachineUnlearning) uses w=0.1.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

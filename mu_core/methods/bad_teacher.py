@@ -113,11 +113,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     distil_teachers(ctx, hp, torch.arange(n_r), torch.ones(n_r))
 
 
-PRESETS = {
-    "orl/person": {"epochs": 30, "lr": 0.01, "retain_share": 1.0, "train_from": "fc"},
-    "orl/photos": {"batch_size": 32},
-}
-
 METHOD = Method(
     name="bad_teacher", title="Bad Teacher",
     description="Distil a randomly initialised (incompetent) teacher on the forget set and the Original "
@@ -125,4 +120,4 @@ METHOD = Method(
     reference="Chundawat, Tarun, Mandal & Kankanhalli, \"Can Bad Teaching Induce Forgetting? Unlearning in Deep "
               "Networks Using an Incompetent Teacher\" (AAAI 2023), official code vikram2000b/bad-teaching-"
               "unlearning (UnlearnerLoss, 30% of the retain set, Adam 1e-4, 1 epoch).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

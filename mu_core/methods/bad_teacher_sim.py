@@ -40,11 +40,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     distil_teachers(ctx, hp, chosen, weight, hp["alternate"], hp["bad_teacher_epochs"])
 
 
-PRESETS = {
-    "orl/person": {"epochs": 30, "lr": 0.003, "neighbours": 10, "train_from": "fc"},
-    "orl/photos": {"lr": 0.0003, "batch_size": 64, "neighbours": 1, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="bad_teacher_sim", title="Bad Teacher + similarity sampling",
     description="Bad Teacher distilling the Original only on the retain images most similar to the forget set, "
@@ -52,4 +47,4 @@ METHOD = Method(
     reference="Teachers with similarity-based sampling: Kaggle NeurIPS-2023 Machine Unlearning discussion 458648 "
               "(12th public place) as reported in YuliiaSuprun/MachineUnlearning (Final Report, section 6.1.1); "
               "built on Chundawat et al., \"Can Bad Teaching Induce Forgetting?\" (AAAI 2023).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

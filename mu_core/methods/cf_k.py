@@ -46,15 +46,10 @@ def frozen_outputs_are_fixed(hp: dict) -> bool:
     return hp["freeze_bn_stats"] and not hp["augment"]
 
 
-PRESETS = {
-    "orl/person": {"k": 1, "epochs": 100, "lr": 0.3, "momentum": 0.9, "weight_decay": 0.0005, "augment": False},
-    "orl/photos": {"k": 1, "epochs": 300, "lr": 0.1, "momentum": 0.9, "weight_decay": 0.005, "augment": False},
-}
-
 METHOD = Method(
     name="cf_k", title="CF-k",
     description="Fine-tune only the top k blocks on the retain set (catastrophic forgetting of the last k layers); "
                 "the lower blocks, their weights and (by default) their BatchNorm statistics stay untouched.",
     reference="Goel et al., 'Towards Adversarial Evaluation of Machine Unlearning' (CF-k); the loop and k=3, SGD "
               "0.001, 2 epochs follow the MUFAC/MUCAC benchmark (Choi & Na, arXiv:2311.02240), CF-3 notebooks.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

@@ -72,17 +72,10 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 # Tuned with an unscaled retain lr of 0.004 (before scale_retain_lr existed, HParam.earlier), which they keep.
-PRESETS = {
-    "orl/person": {"epochs": 20, "uniform_lr": 0.05, "forget_lr": 0.003, "retain_lr": 0.004, "scale_retain_lr": False,
-                   "train_from": "fc"},
-    "orl/photos": {"epochs": 2, "forget_lr": 0.003, "retain_lr": 0.004, "scale_retain_lr": False, "batch_size": 64,
-                   "retain_share": 0.4, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="contrastive", title="Contrastive fine-tuning",
     description="Pull forget outputs to uniform, then alternate pushing them away from retain outputs "
                 "(contrastive) with fine-tuning on the retain set.",
     reference="Kaggle NeurIPS-2023 Machine Unlearning challenge, 2nd place solution (public write-up and "
               "re-implementation); described in YuliiaSuprun/MachineUnlearning, Final Report section 6.1.2.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

@@ -28,13 +28,8 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.tracker.step(retain=loss.detach())
 
 
-PRESETS = {
-    "orl/person": {"epochs": 1, "lr": 0.01, "momentum": 0.9, "retain_share": 0.85},
-    "orl/photos": {"epochs": 1, "momentum": 0.9, "retain_share": 0.6},
-}
-
 METHOD = Method(
     name="finetune", title="Fine-tuning",
     description="Continue training on the retain set only (catastrophic forgetting of the forget set).",
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), Fine-tuning baseline.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

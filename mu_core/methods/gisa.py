@@ -69,11 +69,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         schedule.step()
 
 
-PRESETS = {
-    "orl/person": {"epochs": 20, "lr": 0.001, "forget_batch_size": 16, "train_from": "fc"},
-    "orl/photos": {"epochs": 1, "lr": 0.0001, "forget_batch_size": 16, "retain_share": 0.2},
-}
-
 METHOD = Method(
     name="gisa", title="GISA",
     description="Diagonal importances on retain (I_r) and forget (I_f) in train mode; each tensor's learning rate is "
@@ -82,4 +77,4 @@ METHOD = Method(
                 "(its report's prose says 'dampened').",
     reference="GISA study, YuliiaSuprun/MachineUnlearning (Final Report, Eq. 11) and YuliiaSuprun/COMP540 "
               "Local_Scoring_on_MUFAC.ipynb (unlearning_adaptive_ssd, compute_param_lr_list).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

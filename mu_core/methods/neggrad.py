@@ -36,11 +36,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 # Tuned before `loop` existed (HParam.earlier): they keep the forget loop.
-PRESETS = {
-    "orl/person": {"loop": "forget", "epochs": 10, "lr": 0.01, "momentum": 0.9, "train_from": "fc"},
-    "orl/photos": {"loop": "forget", "epochs": 1, "lr": 0.0001},
-}
-
 METHOD = Method(
     name="neggrad", title="NegGrad",
     description="Gradient ascent on the forget set: maximise its loss (cross-entropy, or BCE for multi-label) with "
@@ -48,4 +43,4 @@ METHOD = Method(
     reference="Choi & Na, MUFAC/MUCAC benchmark (arXiv:2311.02240), NegGrad notebooks (-CE on D_f, SGD 0.001, "
               "2 epochs, one forget step per retain batch; forget and retain batches of different sizes are not "
               "skipped here); gradient ascent as in Golatkar et al. (CVPR 2020) and Thudi et al.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

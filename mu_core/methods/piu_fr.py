@@ -84,11 +84,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 # Tuned before recalibrate_bn existed (HParam.earlier): they keep it off.
-PRESETS = {
-    "orl/person": {"recalibrate_bn": False, "epochs": 50, "lr": 0.05, "stage2": True, "train_from": "fc"},
-    "orl/photos": {"recalibrate_bn": False, "epochs": 2, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="piu_fr", title="PIU-FR",
     description="Alternate pulling and pushing the forget outputs to the Original's outputs on class-matched retain "
@@ -100,4 +95,4 @@ METHOD = Method(
               "code thuanphat03/Unlearn-PIU-FR @9b23c78 (class PIU_FR). Twins come from the retain set instead of "
               "an unseen_train pool: class-matched where the class has retain photos, else drawn from all retain "
               "photos (other classes), and the twins' outputs are taken once without augmentation.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

@@ -27,11 +27,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], hp["batch_size"], opt)
 
 
-PRESETS = {
-    "orl/person": {"epochs": 500, "lr": 0.03, "optimizer": "sgd", "train_from": "fc"},
-    "orl/photos": {"epochs": 2, "retain_share": 0.6, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="random_labels", title="Random Labels",
     description="Relabel every forget image once with a random wrong label (multi-label: random attributes "
@@ -40,4 +35,4 @@ METHOD = Method(
     reference="Graves et al., 'Amnesiac Machine Learning' (AAAI 2021); the 'amnesiac' baseline of the SSD "
               "repository (if-loops/selective-synaptic-dampening, random wrong labels mixed with D_r, Adam 1e-4, "
               "3 epochs, batch 128).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

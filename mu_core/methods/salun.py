@@ -49,11 +49,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     train_on(ctx, x, y, hp["epochs"], bs, opt, grad_mask=mask)
 
 
-PRESETS = {
-    "orl/person": {"epochs": 300, "lr": 0.03, "train_from": "fc"},
-    "orl/photos": {"retain_share": 0.4},
-}
-
 METHOD = Method(
     name="salun", title="SalUn",
     description="Saliency unlearning: mask the weights whose forget-loss gradient is largest (a global top "
@@ -62,4 +57,4 @@ METHOD = Method(
     reference="Fan et al., 'SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency in Both Image "
               "Classification and Generation' (ICLR 2024); mask from generate_mask.py, random labelling from "
               "RL.py of the official code (OPTML-Group/Unlearn-Saliency).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

@@ -88,11 +88,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 # Tuned before the learning-rate decay existed (HParam.earlier): they keep a constant rate.
-PRESETS = {
-    "orl/person": {"epochs": 100, "msteps": 10, "lr": 0.02, "lr_decay_rate": 1.0, "train_from": "fc"},
-    "orl/photos": {"epochs": 2, "msteps": 1, "lr_decay_rate": 1.0, "retain_share": 0.5, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="scrub", title="SCRUB",
     description="Teacher-student distillation: stay close to the Original on the retain set, move away from it on "
@@ -100,4 +95,4 @@ METHOD = Method(
     reference="Kurmanji, Triantafillou, Hayes & Triantafillou, \"Towards Unbounded Machine Unlearning\" (NeurIPS "
               "2023), official code meghdadk/SCRUB (train_distill, large-scale settings); the benchmark's min-then-"
               "max variant from Choi & Na, MUFAC/MUCAC (arXiv:2311.02240).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

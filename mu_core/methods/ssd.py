@@ -85,12 +85,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 # Tuned with the shuffled order (before importance_order existed), which they keep (HParam.earlier).
-PRESETS = {
-    "orl/person": {"dampening": 0.01, "selection": 3.0, "importance_set": "retain", "importance_order": "shuffled",
-                   "train_from": "fc"},
-    "orl/photos": {"dampening": 0.1, "importance_order": "shuffled", "retain_share": 0.4, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="ssd", title="SSD",
     description="Selective Synaptic Dampening, training-free: compute diagonal (Fisher-like) importances on the "
@@ -101,4 +95,4 @@ METHOD = Method(
     reference="Foster et al., 'Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening' "
               "(AAAI 2024), if-loops/selective-synaptic-dampening src/ssd.py (lambda 1, alpha 10, exponent 1, "
               "lower bound 1); the retain-set variant is the GISA study's (YuliiaSuprun/MachineUnlearning).",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)

@@ -222,14 +222,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 # Tuned with the engine's earlier class_noise constants (5 or 1 noise steps in eval mode, a few noise images used
 # once, the whole retain set), which they keep (HParam.earlier and the tables' recorded values).
-PRESETS = {
-    "orl/person": {"noise_steps": 5, "noise_per_class": 32, "noise_repeats": 1, "retain_per_class": 0,
-                   "noise_mode": "eval", "impair_epochs": 10, "optimizer": "sgd", "lr": 0.2, "repair": False,
-                   "train_from": "fc"},
-    "orl/photos": {"noise_steps": 1, "noise_per_class": 1, "noise_repeats": 1, "retain_per_class": 0,
-                   "noise_mode": "eval", "lr": 0.0001, "repair": False, "retain_share": 0.4, "train_from": "layer4"},
-}
-
 METHOD = Method(
     name="unsir", title="UNSIR",
     description="Impair with error-maximising noise for the forget set, then repair on the retain set (stage 2 "
@@ -240,4 +232,4 @@ METHOD = Method(
     reference="Tarun, Chundawat, Mandal & Kankanhalli, \"Fast Yet Effective Machine Unlearning\" (IEEE TNNLS 2023), "
               "official notebook vikram2000b/Fast-Machine-Unlearning; the per-batch variant from Choi & Na, "
               "MUFAC/MUCAC (arXiv:2311.02240) UNSIR notebooks.",
-    hparams=HPARAMS, run=run, presets=PRESETS)
+    hparams=HPARAMS, run=run)
