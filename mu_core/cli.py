@@ -1,4 +1,4 @@
-"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, references, tune, presets."""
+"""`python -m mu_core <command>`: train, evaluate, methods, unlearn, benchmark, references, tune, presets, report."""
 from __future__ import annotations
 
 import argparse
@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from mu_core import cli_bank, cli_tune
+from mu_core import cli_bank, cli_report, cli_tune
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
@@ -161,7 +161,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     if args.references is not None:
         bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
         cli_bank.judge(exp, args, baselines, scored, bank, ConsoleProgress())
-    write_json(args.json, scored.result)
+    write_json(args.json, {**scored.result, "run_id": run_id})
     return 0
 
 
@@ -247,6 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_bank.add_references_options(p)
     p.set_defaults(func=cmd_references)
     cli_tune.add_commands(sub, ConsoleProgress)
+    cli_report.add_parser(sub)
     return parser
 
 
