@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-from mu_core import cli_bank, cli_report, cli_tune
+from mu_core import cli_bank, cli_checks, cli_report, cli_tune
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
@@ -35,9 +36,10 @@ def add_common(p: argparse.ArgumentParser) -> None:
                         "(default: Male,Smiling,Young)")
     p.add_argument("--original", default=None, metavar="PATH.pth",
                    help="use a published checkpoint (state dict, loaded with weights_only) as the Original model")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int, default=None, help="override the recipe's training epochs")
-    p.add_argument("--image-size", type=int, default=None, help="override the recipe's image size")
+    p.add_argument("--seed", type=cli_checks.SEED, default=0, help=f"0 to {cli_checks.MAX_SEED} (default: 0)")
+    p.add_argument("--epochs", type=cli_checks.EPOCHS, default=None, help="override the recipe's training epochs")
+    p.add_argument("--image-size", type=cli_checks.IMAGE_SIZE, default=None,
+                   help=f"override the recipe's image size (at most {cli_checks.MAX_IMAGE_SIZE} px)")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     p.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
                    help="training precision (default: $MU_PRECISION, else fp32; auto = bf16 where the hardware "
@@ -152,9 +154,12 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     overrides = parse_sets(args.set)
     get_method(args.method).resolve(overrides, exp.dataset.name, exp.splits.scenario)  # fail fast on bad values
     cli_bank.check(args, args.references)
+    store = RunStore()
+    if not store.writable:  # before the baselines take minutes to train
+        raise MUError(store.problem)
     print(describe(exp))
     baselines = score_baselines(exp, ConsoleProgress())
-    run_id, scored = execute_run(exp, args.method, overrides, baselines, RunStore(), ConsoleProgress())
+    run_id, scored = execute_run(exp, args.method, overrides, baselines, store, ConsoleProgress())
     print(f"run {run_id} stored")
     print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
     print(format_verdict(scored.result["verdict"], scored.result["method"]))
@@ -174,7 +179,7 @@ def method_names(text: str) -> list[str]:
 
 def cmd_benchmark(args: argparse.Namespace) -> int:
     names = method_names(args.methods)
-    seeds = [int(s) for s in args.seeds.split(",")] if args.seeds else [args.seed]
+    seeds = cli_checks.parse_seeds(args.seeds) or [args.seed]
     cli_bank.check(args, args.references)
     rows: list[dict] = []
     for seed in seeds:
@@ -254,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        cli_checks.check_args(args)  # every value that can be checked before any work
         return args.func(args)
     except (MUError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -261,3 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted: nothing half-written was stored; cached checkpoints stay valid.", file=sys.stderr)
         return 130
+    except OSError as e:
+        print(f"error: {e.strerror or e}{f' ({e.filename})' if e.filename else ''}.", file=sys.stderr)
+        return 2
+    except Exception as e:  # a bug: one line, not a traceback (MU_TRACEBACK=1 shows it)
+        if os.environ.get("MU_TRACEBACK"):
+            raise
+        print(f"error: unexpected {type(e).__name__}: {e} (set MU_TRACEBACK=1 to see where).", file=sys.stderr)
+        return 1

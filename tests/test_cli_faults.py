@@ -224,3 +224,16 @@ def test_set_values_from_the_registry_are_read_or_refused_with_a_clear_message(m
         assert str(e) and "Traceback" not in str(e)
         return
     assert isinstance(get, dict)
+
+
+def test_unlearn_on_a_store_that_cannot_be_written_stops_before_training(tmp_path, monkeypatch, capsys):
+    """A store under a regular file opens read-only: `unlearn` says so before any baseline trains."""
+    from mu_core.cli import main
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    monkeypatch.setenv("MU_RUNS", str(blocker / "runs"))
+    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path / "ck"))
+    assert main(["unlearn", "--method", "finetune", "--epochs", "1", "--image-size", "16"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "Traceback" not in err
+    assert not (tmp_path / "ck").exists()  # nothing was trained
