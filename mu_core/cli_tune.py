@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -48,11 +49,13 @@ def cmd_tune(args: argparse.Namespace, progress: Callable[[], ProgressFn]) -> in
     root = Path(args.out)
     print(f"study {study.path(root)}: seeds {list(study.seeds)}, banks of {study.references}, {args.trials} trials, "
           f"{args.workers} at a time; space {list(study.distributions())}")
+    started = time.perf_counter()
     new = search.run_study(study, args.trials, root, args.workers, args.ray_address or ray_address(),
                            args.in_process, args.sampler_seed, progress(), lambda r: print(summary_line(r)))
     passing = [r for r in new if tuning.forgets_everywhere(r)]
-    print(f"{len(new)} trials written to {study.path(root)}; {len(passing)} forgotten on every tuning seed. "
-          "Regenerate the presets with `python -m mu_core presets`.")
+    print(f"{len(new)} trials written to {study.path(root)} in {time.perf_counter() - started:.0f} s (baselines and "
+          f"banks included); {len(passing)} forgotten on every tuning seed. Regenerate the presets with "
+          "`python -m mu_core presets`.")
     return 0
 
 
