@@ -13,7 +13,7 @@ from mu_core import bank as B
 from mu_core import cli_checks, search, tuning
 from mu_core.data import SOURCES
 from mu_core.errors import MUError
-from mu_core.settings import ray_address
+from mu_core.settings import PRECISION_CHOICES, ray_address
 from mu_core.training import ProgressFn
 
 
@@ -32,7 +32,7 @@ def study_from(args: argparse.Namespace) -> search.Study:
     seeds = cli_checks.parse_seeds(args.seeds)
     study = search.Study(args.method, args.dataset, args.scenario or "person", tuple(seeds), args.references,
                          pairs(args.space, "--space", False), pairs(args.fix, "--fix", True), args.epochs,
-                         args.image_size, args.device)
+                         args.image_size, args.device, args.precision)
     study.check()
     return study
 
@@ -93,6 +93,8 @@ def add_commands(sub: argparse._SubParsersAction, progress: Callable[[], Progres
     p.add_argument("--epochs", type=cli_checks.EPOCHS, default=None, help="override the recipe's training epochs")
     p.add_argument("--image-size", type=cli_checks.IMAGE_SIZE, default=None, help="override the recipe's image size")
     p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    p.add_argument("--precision", default=None, choices=PRECISION_CHOICES,
+                   help="training precision of the baselines, banks and runs (default: $MU_PRECISION, else fp32)")
     p.add_argument("--out", default=str(tuning.TRIALS_ROOT), help="folder of the study files (default: "
                                                                   "docs/tuning/trials)")
     p.add_argument("--ray-address", default=None, metavar="ADDRESS",

@@ -107,6 +107,7 @@ class Study:
     epochs: int | None = None
     image_size: int | None = None
     device: str | None = None
+    precision: str | None = None  # fp32, bf16 or auto; None: $MU_PRECISION's (see mu_core.settings)
 
     def check(self) -> None:
         """Every value that can be checked before any training (MUError otherwise)."""
@@ -133,13 +134,14 @@ class Study:
 
     def experiment(self, seed: int) -> Experiment:
         return build_experiment(self.dataset, self.scenario, None, seed, self.epochs, self.image_size,
-                                device=self.device, precision=precision_setting())
+                                device=self.device, precision=self.precision or precision_setting())
 
-    def command(self, hparams: dict[str, Any]) -> str:
-        """The command that reruns exactly one trial with `hparams` (every hyperparameter fixed: nothing searched)."""
+    def command(self, hparams: dict[str, Any], precision: str) -> str:
+        """The command that reruns exactly one trial with `hparams` at the training `precision` the trial's
+        models used (every hyperparameter fixed: nothing searched)."""
         words = ["python", "-m", "mu_core", "tune", "--method", self.method, "--dataset", self.dataset,
                  "--scenario", self.scenario, "--seeds", ",".join(map(str, self.seeds)),
-                 "--references", str(self.references)]
+                 "--references", str(self.references), "--precision", precision]
         for flag, value in (("--epochs", self.epochs), ("--image-size", self.image_size), ("--device", self.device)):
             if value is not None:
                 words += [flag, str(value)]
@@ -216,16 +218,17 @@ def objectives(per_seed: list[dict]) -> tuple[float, float]:
     return sum(shares) / len(shares), max(ratios) if None not in ratios else float("inf")
 
 
-def record(study: Study, number: int, params: dict, hparams: dict, per_seed: list[dict], seconds: float) -> dict:
+def record(study: Study, number: int, params: dict, hparams: dict, per_seed: list[dict], seconds: float,
+           precision: str) -> dict:
     passed, ratio = objectives(per_seed)
     return {"study": f"{study_folder(study.dataset, study.scenario)}/{study.method}", "trial": number,
             "method": study.method, "dataset": study.dataset, "scenario": study.scenario,
             "seeds": list(study.seeds), "n_models": study.references,
-            "recipe": {"epochs": study.epochs, "image_size": study.image_size},
+            "recipe": {"epochs": study.epochs, "image_size": study.image_size, "precision": precision},
             "params": params, "hparams": hparams, "per_seed": per_seed,
             "forgotten_every_seed": all(s["forgotten"] is True for s in per_seed),
             "checks_passed": passed, "compute_ratio": ratio, "seconds": seconds,
-            "command": study.command(hparams),
+            "command": study.command(hparams, precision),
             "machine": f"{platform.node()} ({platform.machine()}, {torch.get_num_threads()} threads in the driver)",
             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
 
@@ -267,7 +270,8 @@ def run_study(study: Study, trials: int, root: Path, workers: int = 1, address: 
 
     def finish(trial: Any, per_seed: list[dict], seconds: float) -> None:
         hparams = {**base, **trial.params}
-        one = record(study, len(earlier) + len(new), trial.params, hparams, per_seed, seconds)
+        one = record(study, len(earlier) + len(new), trial.params, hparams, per_seed, seconds,
+                     setups[0].exp.recipe.precision)
         values = objectives(per_seed)
         searcher.tell(trial, list(values) if math.isfinite(values[1]) else None,
                       state=None if math.isfinite(values[1]) else optuna.trial.TrialState.FAIL)

@@ -54,11 +54,12 @@ def test_a_study_refuses_the_reported_seeds():
 def test_the_recorded_command_reruns_exactly_that_trial():
     study = search.Study("scrub", seeds=(100, 101), references=6, space=(("lr", ""),), epochs=2, image_size=16)
     hparams = {**study.base(), "lr": 0.0123, "train_from": "fc"}
-    argv = shlex.split(study.command(hparams))[3:]
+    argv = shlex.split(study.command(hparams, "bf16"))[3:]
     args = build_parser().parse_args(argv)
     again = study_from(args)
     assert again.distributions() == {} and again.base() == hparams
     assert (again.seeds, again.references, again.epochs, again.image_size) == (study.seeds, 6, 2, 16)
+    assert again.precision == "bf16"
 
 
 def test_a_tiny_study_writes_one_record_per_trial_and_continues(tmp_path, monkeypatch, capsys):
@@ -80,6 +81,7 @@ def test_a_tiny_study_writes_one_record_per_trial_and_continues(tmp_path, monkey
         assert set(seed["checks"]) == set(search.CHECK_NAMES)
         assert seed["forgotten"] is not True  # a bank of 2 cannot decide membership
         assert r["n_models"] == 2 and "--fix lr=" in r["command"] and r["date"]
+        assert f"--precision {r['recipe']['precision']}" in r["command"]
     assert "trial 1:" in capsys.readouterr().out
     assert main(argv[:argv.index("--trials") + 1] + ["1"] + argv[argv.index("--trials") + 2:]) == 0
     assert [r["trial"] for r in tuning.read_trials(path)] == [0, 1, 2]
