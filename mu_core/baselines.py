@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from mu_core.compute import training_flops
 from mu_core.errors import CheckpointError
-from mu_core.evaluation import evaluate, model_metrics
+from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
 from mu_core.models import build_model, check_writable, load_checkpoint, read_meta, save_checkpoint
 from mu_core.training import CancelFlag, ProgressFn, fit, seed_everything
@@ -26,6 +26,7 @@ class Baseline:
     meta: dict
     cached: bool
     notes: list[str] = field(default_factory=list)
+    evaluation: Evaluation | None = None  # kept when the model was just trained, so it is evaluated once
 
     @property
     def seconds(self) -> float:
@@ -107,4 +108,4 @@ def _store(exp: Experiment, name: str, model: nn.Module, seconds: float, split: 
             "metrics": {k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)},
             **(extra or {})}
     save_checkpoint(exp.checkpoint_stem(name), model, meta)
-    return Baseline(name, model, meta, cached=False, notes=notes)
+    return Baseline(name, model, meta, cached=False, notes=notes, evaluation=ev)

@@ -40,7 +40,8 @@ class Scored:
 
 def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
                     notes: list[str] | None = None) -> dict[str, Scored]:
-    """Train or load Retrained and Original, evaluate both; the Original's metrics include its gap to Retrained."""
+    """Train or load Retrained and Original, evaluate both (a model just trained keeps the evaluation it was stored
+    with: each baseline is evaluated once); the Original's metrics include its gap to Retrained."""
     baselines = {name: get_baseline(exp, name, progress, cancel) for name in ("retrained", "original")}
     if notes is not None:
         notes.extend(n for b in baselines.values() for n in b.notes)
@@ -49,7 +50,7 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
     scored: dict[str, Scored] = {}
     for name in ("retrained", "original"):
         b = baselines[name]
-        ev = evaluate(b.model, exp.dataset, exp.splits, exp.device, exp.image_size)
+        ev = b.evaluation or evaluate(b.model, exp.dataset, exp.splits, exp.device, exp.image_size)
         retrained = scored["retrained"].metrics if name == "original" else None
         metrics = {**model_metrics(ev, exp.dataset, retrained),
                    **evidence_metrics(exp, ev, flops[name], flops["retrained"])}

@@ -89,3 +89,25 @@ def test_interrupt_while_writing_leaves_old_file(tmp_path, monkeypatch):
         models.save_checkpoint(stem, model, {"x": 2})
     assert stem.with_suffix(".safetensors").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+
+
+def test_a_baseline_just_trained_is_evaluated_once(tmp_path, monkeypatch):
+    """Training stores the model with its evaluation; scoring reuses it instead of a second pass."""
+    from mu_core import baselines as B
+    from mu_core import pipeline
+    from mu_core.experiment import build_experiment
+    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path))
+    exp = build_experiment(seed=0, device="cpu", epochs=1, image_size=16)
+    calls = []
+    real = B.evaluate
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+    monkeypatch.setattr(B, "evaluate", counted)
+    monkeypatch.setattr(pipeline, "evaluate", counted)
+    pipeline.score_baselines(exp)
+    assert len(calls) == 2  # Original and Retrained, once each
+    calls.clear()
+    pipeline.score_baselines(exp)  # from the cache: loaded models are evaluated once each too
+    assert len(calls) == 2
