@@ -26,9 +26,20 @@ def _recommendations(path: str) -> dict:
 
 
 def recommendation(dataset: str, scenario: str) -> dict | None:
-    """{"method", "cost", "passed", "seeds"} for a dataset and scenario with shipped benchmark results, else None
-    (method None: no method passed on every seed)."""
+    """{"method", "cost", "passed", "closest", "failed", "seeds", "level", "results"} for a dataset and scenario
+    with shipped benchmark results, else None (method None: no method passed on every seed; closest: the judged
+    method with the fewest failed checks)."""
     return _recommendations(str(RECOMMENDED)).get(dataset, {}).get(scenario)
+
+
+CHECK_WORDS = {"recognition": "recognition", "utility": "utility", "membership": "membership per face",
+               "identity_features": "identity in the face features", "over_forgetting": "over-forgetting"}
+
+
+def checks_in_words(names: list[str]) -> str:
+    """["identity_features", "membership"] -> "identity in the face features and membership per face"."""
+    words = [CHECK_WORDS.get(n, n) for n in names] or ["no check"]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def forget_name(ds: Dataset, spec: str | None) -> str:

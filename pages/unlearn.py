@@ -18,25 +18,33 @@ else:
                + ("The Original and Retrained models are trained." if all(ready.values()) else
                   "The missing baseline models are trained first, as part of the job."))
 
-advice = demo.recommendation(cur.dataset.name, cur.choice.scenario)
-recommended = advice["method"] if advice and advice["method"] in REGISTRY else None
-if recommended and "method" not in st.session_state:
-    st.session_state["method"] = recommended
+advice = demo.recommendation(cur.dataset.name, cur.choice.scenario) or {}
+recommended = advice.get("method") if advice.get("method") in REGISTRY else None
+closest = advice.get("closest") if advice.get("closest") in REGISTRY else None
+if (recommended or closest) and "method" not in st.session_state:
+    st.session_state["method"] = recommended or closest
 name = st.selectbox("Method", list(REGISTRY), key="method",
-                    format_func=lambda n: REGISTRY[n].title + (" (recommended)" if n == recommended else ""))
+                    format_func=lambda n: REGISTRY[n].title + (" (recommended)" if n == recommended else
+                                                               " (closest to forgetting)" if n == closest else ""))
 method = REGISTRY[name]
+seeds = ", ".join(map(str, advice.get("seeds", [])))
 if recommended:
     st.caption(f"Recommended here: **{REGISTRY[recommended].title}**, the method the shipped benchmark results "
-               f"(seeds {', '.join(map(str, advice['seeds']))}) show forgetting at the lowest cost; the verdict "
-               "card on Compare judges each run again, with the identity check those results did not record.")
+               f"(seeds {seeds}, verdict level {advice['level']}) show forgetting at the lowest cost; the verdict "
+               "card on Compare judges each run again.")
+elif closest:
+    st.warning(f"No method was judged forgotten by the shipped benchmark results for this scenario (seeds {seeds}, "
+               f"verdict level {advice['level']}). Preselected: **{REGISTRY[closest].title}**, the one closest to "
+               f"it, which still failed {demo.checks_in_words(advice['failed'])}: expect its verdict card to say "
+               "so.", icon=":material/warning:")
 elif advice:
-    st.warning("No method passed on every seed of the shipped benchmark results for this scenario: read each "
-               "run's verdict on the Compare page.", icon=":material/warning:")
+    st.warning("The shipped benchmark results for this scenario carry no verdicts, so no method is recommended: "
+               "read each run's verdict on the Compare page.", icon=":material/warning:")
 st.markdown(f"**{method.title}**: {method.description}")
 st.caption(f"Reference: {method.reference}")
 defaults = method.defaults(cur.dataset.name, cur.choice.scenario)
 prefix = f"hp.{name}.{cur.dataset.name}.{cur.choice.scenario}"
-with st.expander("Advanced: hyperparameters (the defaults are tuned for this dataset)", expanded=not recommended):
+with st.expander("Advanced: hyperparameters (the defaults are tuned for this dataset)", expanded=not (recommended or closest)):
     values = hparams.hparam_inputs(method, defaults, prefix)
 launch_col, reset_col = st.columns([1, 5])
 launch = launch_col.button("Launch", type="primary", icon=":material/play_arrow:", width="stretch")

@@ -16,36 +16,43 @@ recommend = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(recommend)
 
 
-def row(method: str, seed: int, forget: float, test: float, time_ratio: float, **hparams) -> dict:
-    return {"method": method, "seed": seed, "time_ratio": time_ratio, "hparams": hparams,
-            "metrics": {"forget_acc": forget, "unseen_acc": forget, "test_acc": test}}
+def row(method: str, seed: int, forgotten: bool | None, failed: tuple[str, ...] = (), compute: float = 0.05
+        ) -> dict:
+    checks = [{"name": n, "pass": n not in failed} for n in ("recognition", "utility", "identity_features")]
+    verdict = None if forgotten is None else {"forgotten": forgotten, "level": "bank", "checks": checks}
+    return {"method": method, "seed": seed, "time_ratio": compute, "metrics": {"compute_ratio": compute},
+            "verdict": verdict}
 
 
 def rows(*methods: tuple) -> list[dict]:
     out = []
     for seed in (0, 1):
-        out += [row("original", seed, 1.0, 0.9, 1.0), row("retrained", seed, 0.0, 0.9, 1.0)]
-        out += [row(name, seed, *values, **hparams) for name, values, hparams in methods]
+        out += [row("original", seed, False, ("recognition",), 1.25), row("retrained", seed, None, (), 1.0)]
+        out += [row(name, seed, *values) for name, values in methods]
     return out
 
 
-def test_the_cheapest_method_passing_on_every_seed_is_recommended():
-    found = recommend.recommend(rows(("finetune", (1.0, 0.9, 0.05), {}),
-                                     ("slow", (0.0, 0.9, 0.5), {}),
-                                     ("fast", (0.0, 0.9, 0.02), {}),
-                                     ("head_only", (0.0, 0.9, 0.01), {"train_from": "fc"}),
-                                     ("wrecks", (0.0, 0.5, 0.01), {})), identity=True)
-    assert found["method"] == "fast" and found["passed"] == ["fast", "slow"]
-    found = recommend.recommend(rows(("head_only", (0.0, 0.9, 0.01), {"train_from": "fc"})), identity=False)
-    assert found["method"] == "head_only"  # people stay enrolled: their features are meant to know them
+def test_the_cheapest_method_forgotten_on_every_seed_is_recommended():
+    found = recommend.recommend(rows(("slow", (True, (), 0.5)), ("fast", (True, (), 0.02)),
+                                     ("fails", (False, ("identity_features",), 0.01))))
+    assert found["method"] == "fast" and found["passed"] == ["fast", "slow"] and found["closest"] is None
 
 
-def test_a_stored_verdict_decides_and_none_passing_says_so():
-    data = rows(("a", (0.0, 0.9, 0.02), {}))
-    for r in data:
-        if r["method"] == "a":
-            r["verdict"] = {"forgotten": False}
-    assert recommend.recommend(data, identity=True) == {"method": None, "cost": None, "passed": [], "seeds": [0, 1]}
+def test_a_method_forgotten_on_one_seed_only_is_not_recommended():
+    data = rows(("a", (True, (), 0.02)))
+    next(r for r in data if r["method"] == "a" and r["seed"] == 1)["verdict"]["forgotten"] = False
+    assert recommend.recommend(data)["method"] is None
+
+
+def test_none_forgotten_names_the_closest_and_what_it_failed():
+    found = recommend.recommend(rows(("head", (False, ("identity_features",), 0.03)),
+                                     ("whole", (False, ("recognition", "identity_features"), 0.01))))
+    assert found["method"] is None and found["closest"] == "head" and found["failed"] == ["identity_features"]
+
+
+def test_rows_without_a_verdict_are_not_judged_and_never_recommended():
+    found = recommend.recommend(rows(("old", (None, (), 0.01))))
+    assert found["method"] is None and found["closest"] is None and found["level"] == "none"
 
 
 def test_face_signal_from_the_loss_equals_the_official_one():
