@@ -237,3 +237,15 @@ def test_unlearn_on_a_store_that_cannot_be_written_stops_before_training(tmp_pat
     err = capsys.readouterr().err
     assert err.startswith("error:") and "Traceback" not in err
     assert not (tmp_path / "ck").exists()  # nothing was trained
+
+
+def test_set_refuses_non_ascii_digits():
+    """`--set epochs=٣` (an Arabic-Indic three) names what is allowed instead of running 3 epochs."""
+    from mu_core.errors import MUError
+    from mu_core.methods import get_method
+    method = get_method("finetune")
+    with pytest.raises(MUError, match="epochs must be a whole number"):
+        method.resolve({"epochs": "٣"})
+    with pytest.raises(MUError, match="lr must be a number"):
+        method.resolve({"lr": "٠.١"})
+    assert method.resolve({"epochs": "3"})["epochs"] == 3

@@ -74,6 +74,8 @@ class HParam:
             if str(value) not in self.choices:
                 raise bad
             return str(value)
+        if isinstance(value, str) and not value.isascii():  # float() would read "٣" as 3
+            raise bad
         try:
             number = float(value)
         except (TypeError, ValueError):
