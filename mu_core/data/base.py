@@ -12,14 +12,13 @@ import numpy as np
 import torch
 
 from mu_core.data.files import io_workers
+from mu_core.data.split_names import TEST, TRAIN, UNSEEN  # noqa: F401  (re-exported for the sources)
 from mu_core.data.transforms import to_square_tensor
 from mu_core.recipe import Recipe
 from mu_core.task import TaskKind
 
 if TYPE_CHECKING:
     from mu_core.data.hygiene import HygieneReport
-
-TRAIN, TEST, UNSEEN = "train", "test", "unseen"
 
 
 @dataclass

@@ -13,8 +13,8 @@ import imagehash
 import numpy as np
 from PIL import Image
 
-from mu_core.data.base import TEST, TRAIN, UNSEEN
 from mu_core.data.files import ImageSource, io_workers
+from mu_core.data.split_names import TEST, TRAIN, UNSEEN
 from mu_core.errors import DataError
 
 # Largest Hamming distance between 64-bit perceptual hashes that counts as a near-duplicate. Measured on the ORL
