@@ -2,7 +2,7 @@
 audit record of each run."""
 import streamlit as st
 
-from dashboard import context, results, sidebar
+from dashboard import context, demo, results, sidebar, verdict_card
 from mu_core import jsonio, plots
 
 cur = sidebar.active()
@@ -63,10 +63,14 @@ if shown:
         st.warning(f"This run is damaged: {run['damaged']}.", icon=":material/broken_image:")
     if run["audit"]:
         audit = run["audit"]
-        st.markdown(f"**{results.run_label(run)}** (run `{run_id}`) forgot **{len(audit['forgotten'])} photos** "
-                    f"(`{audit['forget_selection']}`) with "
+        st.markdown(f"**{results.run_label(run)}** (run `{run_id}`) was asked to forget "
+                    f"**{len(audit['forgotten'])} photos** (`{audit['forget_selection']}`) with "
                     f"**{audit['method']}**, seed {audit['seed']}; weights `{audit['weights_sha256_before'][:12]}…` "
                     f"before, `{audit['weights_sha256_after'][:12]}…` after.")
+        who = (demo.forget_name(cur.dataset, audit["forget_selection"]) if run["dataset"] == cur.dataset.name
+               else audit["forget_selection"])
+        colour, words = verdict_card.headline(audit.get("verdict"), who)
+        st.markdown(f"Verdict: :{colour}[**{words}**]")
         with st.container(horizontal=True):
             st.download_button("Download the audit record", jsonio.dumps(audit, indent=2),
                                file_name=f"audit-{run_id}.json", mime="application/json", icon=":material/verified:")

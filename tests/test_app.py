@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from dashboard import context, demo, tasks
+from dashboard import context, demo, tasks, verdict_card
 from dashboard.sidebar import CURRENT
 from mu_core.data import load_dataset
 from mu_core.data.orl import DEFAULT_PEOPLE
@@ -281,7 +281,12 @@ def test_runs_page_lists_every_run_with_leaderboard_exports_and_audit():
     done = context.store().list(status="done")[-1]
     picker = next(s for s in at.selectbox if s.label == "Run")
     picker.set_value(done["id"]).run()
-    assert f"forgot **{len(done['audit']['forgotten'])} photos**" in texts(at)
+    assert f"was asked to forget **{len(done['audit']['forgotten'])} photos**" in texts(at)
+    # the record says what the stored verdict says, never "forgot" on its own
+    colour, words = verdict_card.headline(done["audit"]["verdict"], demo.forget_name(experiment().dataset,
+                                                                                      done["forget"]))
+    assert f"Verdict: :{colour}[**{words}**]" in texts(at) and "forgot **" not in texts(at)
+    assert done["audit"]["verdict"]["forgotten"] is not True  # one epoch of Fine-tuning: not shown to forget
     button(at, "Open in Compare").click().run()
     assert_clean(at)
     assert "Metrics" in [h.value for h in at.subheader]

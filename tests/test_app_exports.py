@@ -85,7 +85,7 @@ def test_leaderboard_and_history_cells_are_readable_and_the_audit_picker_shows_t
     assert list(history.set_index("Run").loc[stored["cancelled"], ["Test acc", "NoMUS"]]) == ["–", "–"]
     picker = next(s for s in at.selectbox if s.label == "Run")
     assert picker.value == stored["done"]
-    assert "forgot **" in "\n".join(m.value for m in at.markdown)
+    assert "was asked to forget **" in "\n".join(m.value for m in at.markdown)
     picker.set_value(stored["cancelled"]).run()
     assert_clean(at)
     warning = next(w.value for w in at.warning if "cancelled" in w.value)
