@@ -63,7 +63,8 @@ with card_area:
         minutes = verdict_card.bank_minutes(retrain_seconds)
         verdict_card.show(verdict, run["result"], who, label, retrain_seconds,
                           decide=f"build a reference bank of {verdict_card.SUGGESTED_BANK} models, about "
-                                 f"{minutes:.0f} minutes (the button under this card).")
+                                 f"{minutes:.0f} minute{'' if round(minutes) == 1 else 's'} (the button under this "
+                                 "card).")
         if judged is None:
             verdict_card.bank_section(cur.exp, run, base)
 
