@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from mu_core import evidence as E
 from mu_core import metrics as M
 from mu_core.data import Dataset, Splits
 from mu_core.data.transforms import to_float
@@ -91,6 +92,7 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
     metrics) adds `gap_to_retrained`."""
     test, forget = ev["test"], ev["forget"]
     attack = M.mia(forget.loss, ev["unseen"].loss)
+    ci_low, ci_high = E.mia_accuracy_ci(forget.loss, ev["unseen"].loss)
     m = {
         "test_acc": M.accuracy(test.correct),
         "forget_acc": M.accuracy(forget.correct),
@@ -100,6 +102,8 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
         "per_class_forget_acc": M.per_class_accuracy(forget.pred, forget.labels, ds.class_names),
         "mia_accuracy": attack.accuracy,
         "mia_accuracy_std": attack.accuracy_std,
+        "mia_accuracy_ci_low": ci_low,
+        "mia_accuracy_ci_high": ci_high,
         "forgetting_score": attack.forgetting_score,
         "nomus": M.nomus(M.accuracy(test.correct), attack.accuracy),
         "mia_auc": attack.auc,

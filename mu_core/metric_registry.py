@@ -8,6 +8,7 @@ from typing import Callable
 
 from mu_core import evidence as E
 from mu_core import metrics as M
+from mu_core import relearn as R
 from mu_core.compute import compute_ratio
 
 HIGHER, LOWER, CLOSEST = "higher", "lower", "closest to Retrained"
@@ -47,6 +48,13 @@ _ALL = [
            "forgotten training photos (members) from unseen photos (non-members), balanced and scored by 10-fold "
            "stratified shuffle-split cross-validation. 0.5 means it cannot tell them apart.",
            ("forget", "unseen"), ("mia_n_members", "mia_n_nonmembers")),
+    *[Metric(f"mia_accuracy_ci_{end}", f"MIA accuracy CI {end}", CLOSEST, "share",
+             f"{pct} percentile of the benchmark's MIA accuracy over {E.MIA_CI_BOOT} bootstrap resamples (seeded) "
+             "of the photos: after the benchmark's balancing, members and non-members are each resampled with "
+             "replacement and the same attack (same logistic regression, same 10 shuffle splits) is rerun. Empty "
+             "when the attack cannot run.", ("forget", "unseen"), ("mia_n_members", "mia_n_nonmembers"),
+             E.mia_accuracy_ci)
+      for end, pct in (("low", "2.5th"), ("high", "97.5th"))],
     Metric("forgetting_score", "forgetting |MIA-0.5|", LOWER, "share",
            "|MIA accuracy - 0.5|: what the benchmark's README tables print under the heading \"MIA\".",
            ("forget", "unseen"), ("mia_n_members", "mia_n_nonmembers"), M.forgetting_score),
@@ -104,6 +112,16 @@ _ALL = [
     Metric("forget_quality_floor", "F noise floor", HIGHER, "score",
            "F of one half of the Retrained models against the other half (N/2 models per side): the best a "
            "method can be expected to score at that N.", ("forget",), ("forget_quality_n_models",)),
+    Metric("relearn_steps", "relearn steps", CLOSEST, "steps",
+           f"Optimizer steps of fine-tuning a copy of the model on the forgotten photos (the recipe's optimizer and "
+           f"batch size at a constant {R.LR_SHARE} x its lr, fp32, no augmentation, seeded) until its forget "
+           f"accuracy reaches {R.TARGET_SHARE} x the Original's; capped at {R.MAX_STEPS} steps "
+           "(relearn_capped). Costs training, so it is computed only on request (mu_core.relearn.relearn_metrics), "
+           "never in the default runs.", ("forget",), function=R.relearn_steps, digits=0),
+    Metric("relearn_ratio", "relearn ratio", CLOSEST, "ratio",
+           "(relearn steps + 0.01) / (Retrained's relearn steps + 0.01), as in the anamnesis index: well below 1, "
+           "the model relearns the forgotten photos faster than one that never saw them (it still remembers).",
+           ("forget",), function=R.relearn_ratio, digits=3),
     *[Metric(f"klom_{split}", f"KLoM {split}", LOWER, "nats",
              f"KLoM on the {noun}: per photo, KL(unlearned || Retrained) between histograms of the margin z_y - "
              "logsumexp of the other logits over N models each (shared bins: 20, or 6 with N <= 30; Retrained "
