@@ -14,6 +14,7 @@ from mu_core.experiment import Experiment, build_experiment
 from mu_core.models import atomic_write
 from mu_core.methods import REGISTRY, get_method
 from mu_core.pipeline import execute_run, run_method, score_baselines
+from mu_core.relearn import relearn_metrics
 from mu_core.report import format_table, format_verdict, summary_table, to_csv
 from mu_core.settings import PRECISION_CHOICES, precision_setting
 from mu_core.store import RunStore
@@ -161,6 +162,13 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     baselines = score_baselines(exp, ConsoleProgress())
     run_id, scored = execute_run(exp, args.method, overrides, baselines, store, ConsoleProgress())
     print(f"run {run_id} stored")
+    if args.relearn:
+        relearn = relearn_metrics(exp, scored.model, baselines["retrained"].model,
+                                  baselines["original"].metrics["forget_acc"])
+        scored.result["metrics"].update(relearn)
+        print(f"relearn time: {relearn['relearn_steps']} steps{' (cap)' if relearn['relearn_capped'] else ''}, "
+              f"Retrained {relearn['relearn_retrained_steps']}; ratio {relearn['relearn_ratio']:.2f} "
+              "(about 1 = as Retrained; below 1 = knowledge left)")
     print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
     print(format_verdict(scored.result["verdict"], scored.result["method"]))
     if args.references is not None:
@@ -236,6 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_common(p)
     p.add_argument("--method", required=True, help="a method name (see `methods`)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a hyperparameter")
+    p.add_argument("--relearn", action="store_true",
+                   help="also measure relearn time (optimizer steps of fine-tuning on the forget set until 95%% of "
+                        "the Original's forget accuracy, against Retrained's; up to 2 x 200 steps), printed and in "
+                        "--json")
     cli_bank.add_options(p)
     p.set_defaults(func=cmd_unlearn)
     p = sub.add_parser("benchmark", help="Original, Retrained and methods at their defaults in one table")

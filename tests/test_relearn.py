@@ -73,3 +73,19 @@ def test_relearn_metrics_compare_with_the_retrained_model(tiny_exp, tiny_baselin
     assert m["relearn_steps"] == 0 and not m["relearn_capped"] and m["relearn_retrained_steps"] > 0
     assert m["relearn_ratio"] == pytest.approx(0.01 / (m["relearn_retrained_steps"] + 0.01))
     assert R.relearn_ratio(3, 3) == 1.0 and R.relearn_ratio(0, 9) < 0.01
+
+
+def test_unlearn_relearn_flag_prints_and_writes_relearn_time(tmp_path, monkeypatch, capsys):
+    import json
+
+    from mu_core.cli import main
+    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setenv("MU_RUNS", str(tmp_path / "runs"))
+    out = tmp_path / "run.json"
+    assert main(["unlearn", "--method", "finetune", "--forget", "people:s5", "--epochs", "1", "--image-size", "16",
+                 "--set", "epochs=1", "--relearn", "--json", str(out)]) == 0
+    assert "relearn time:" in capsys.readouterr().out
+    metrics = json.loads(out.read_text())["metrics"]
+    assert metrics["relearn_steps"] >= 0 and metrics["relearn_retrained_steps"] >= 0
+    assert metrics["relearn_ratio"] == pytest.approx((metrics["relearn_steps"] + 0.01)
+                                                     / (metrics["relearn_retrained_steps"] + 0.01))
