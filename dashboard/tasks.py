@@ -8,7 +8,7 @@ from typing import Callable
 
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, demo
 from mu_core.baselines import BASELINES as MODELS, is_cached
 from mu_core.experiment import Experiment
 from mu_core.jobs import Job, Stages
@@ -26,7 +26,9 @@ STATUS_ICONS = {"queued": ":material/schedule:", "running": ":material/sync:", "
 
 
 def describe(exp: Experiment) -> str:
-    return f"{exp.dataset.name}, {exp.splits.scenario} {exp.splits.forget_spec}, seed {exp.seed}"
+    """A job's experiment in the user's words: the forget set named by people or photos, never by indices."""
+    return f"{exp.dataset.name}, {exp.splits.scenario}: {demo.forget_name(exp.dataset, exp.splits.forget_spec)}, " \
+           f"seed {exp.seed}"
 
 
 @st.cache_resource(show_spinner=False)

@@ -87,7 +87,7 @@ def test_while_baselines_train_a_banner_tops_every_page_compare_says_training_no
         at.switch_page(f"pages/{page}.py").run()
         assert_clean(at)
         shown = texts(at)
-        assert "training the Original and Retrained models** (orl, person people:11, seed 0) · ETA about" in shown
+        assert "training the Original and Retrained models** (orl, person: s12, seed 0) · ETA about" in shown
         assert "Meanwhile you can browse the gallery and pick who to forget" in shown, page
         assert f"Retrained training, epoch 1/2; Original {original}" in [p.proto.text for p in at.main.get("progress")]
         if page == "compare":
