@@ -74,4 +74,6 @@ def test_forget_sets_are_named_by_people_and_the_recommendation_is_read():
     assert demo.forget_name(ds, "people:0,2,7,13,19,24,29,34,38").endswith("and 3 more people")
     assert demo.forget_name(ds, None) == "nothing selected"
     advice = demo.recommendation("orl", "person")
-    assert advice is not None and advice["method"] != "finetune" and advice["method"] in advice["passed"]
+    assert advice is not None and advice["method"] != "finetune"
+    # the shipped results judge no method forgotten: no recommendation, the closest judged method and its failures
+    assert (advice["method"] in advice["passed"]) if advice["method"] else (advice["closest"] and advice["failed"])
