@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 
 from mu_core import evidence as E
+from mu_core.jsonio import clean
 from mu_core.data import Dataset
 from mu_core.evaluation import Evaluation
 
@@ -57,8 +58,8 @@ class Check:
     failure: str = ""         # what a failed check means, for the summary sentence
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "pass": self.passed, "value": _clean(self.value),
-                "reference": _clean(self.reference), "floor": _clean(self.floor), "text": self.text}
+        return {"name": self.name, "pass": self.passed, "value": clean(self.value),
+                "reference": clean(self.reference), "floor": clean(self.floor), "text": self.text}
 
 
 @dataclass
@@ -88,19 +89,6 @@ class BankEvidence:
     @property
     def n_models(self) -> int:
         return len(self.retrained)
-
-
-def _clean(value):
-    """JSON-safe: NaN and infinities become None, numpy scalars plain numbers."""
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
 
 
 # ----- what is measured on one evaluation ------------------------------------------------------------------------
@@ -236,7 +224,7 @@ def identity_check(original: Evaluation, retrained: Evaluation, unlearned: Evalu
                  lambda ev: E.dprime_band(*_identity_photos(ev, ds), n_boot=N_BOOT))
     d, d_original = _dprime(unlearned, ds), _dprime(original, ds).dprime
     if not math.isfinite(d.dprime) or not math.isfinite(band.high):
-        return Check("identity_features", None, _clean(d.dprime), band.centre, band.pair(),
+        return Check("identity_features", None, clean(d.dprime), band.centre, band.pair(),
                      f"Cannot tell: too few photo pairs ({d.n_genuine} genuine, {d.n_impostor} impostor).")
     passed = d.dprime <= band.high + 1e-12
     text = (f"The forgotten people's verification d' in the face features is {_f(d.dprime)} (AUC {_f(d.auc, 3)}; "
@@ -329,7 +317,7 @@ def membership_check(original: Evaluation, bank: BankEvidence | None) -> Check:
 
 
 def _cost_phrase(cost: dict) -> str:
-    compute, time_ratio = _clean(cost.get("compute_ratio")), _clean(cost.get("time_ratio"))
+    compute, time_ratio = clean(cost.get("compute_ratio")), clean(cost.get("time_ratio"))
     parts = []
     if compute is not None:
         parts.append(f"{100 * compute:.1f}% of the compute of retraining")
@@ -424,4 +412,4 @@ def bank_metrics(bank: BankEvidence) -> dict:
                    for evs in (bank.unlearned, bank.retrained)]
         out[f"klom_{split}"] = E.klom(*margins)
         out[f"klom_{split}_floor"] = (E.noise_floor(E.klom, margins[1]) if n >= MIN_BANK_FOR_MEMBERSHIP else None)
-    return _clean(out)
+    return clean(out)
