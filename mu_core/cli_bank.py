@@ -14,8 +14,11 @@ from mu_core.report import format_verdict
 from mu_core.settings import ray_address
 from mu_core.training import ProgressFn
 
-RAY_HELP = ("an existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto) for the bank's trainings (default: "
-            "$MU_RAY_ADDRESS, else a local Ray instance with one task per core)")
+def add_ray_address(p: argparse.ArgumentParser, work: str = "the bank's trainings") -> None:
+    """--ray-address, the one way every command names a Ray cluster for `work`."""
+    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
+                   help=f"an existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto) for {work} (default: "
+                        "$MU_RAY_ADDRESS, else a local Ray instance with one task per core)")
 
 
 def add_options(p: argparse.ArgumentParser) -> None:
@@ -23,13 +26,13 @@ def add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--references", type=int, default=None, metavar="N",
                    help=f"judge with a reference bank of N Retrained models ({B.MIN_MODELS}-{B.MAX_MODELS}; built "
                         "once and cached) and the method run N times: adds the per-photo membership check")
-    p.add_argument("--ray-address", default=None, metavar="ADDRESS", help=RAY_HELP)
+    add_ray_address(p)
 
 
 def add_references_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--n", type=int, default=16, help=f"how many Retrained models ({B.MIN_MODELS}-{B.MAX_MODELS}; "
                                                      "default 16)")
-    p.add_argument("--ray-address", default=None, metavar="ADDRESS", help=RAY_HELP)
+    add_ray_address(p)
 
 
 def address(args: argparse.Namespace) -> str | None:

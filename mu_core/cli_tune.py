@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 from mu_core import bank as B
-from mu_core import cli_checks, search, tuning
+from mu_core import cli_bank, cli_checks, search, tuning
 from mu_core.data import SOURCES
 from mu_core.errors import MUError
 from mu_core.settings import PRECISION_CHOICES, ray_address
@@ -97,9 +97,7 @@ def add_commands(sub: argparse._SubParsersAction, progress: Callable[[], Progres
                    help="training precision of the baselines, banks and runs (default: $MU_PRECISION, else fp32)")
     p.add_argument("--out", default=str(tuning.TRIALS_ROOT), help="folder of the study files (default: "
                                                                   "docs/tuning/trials)")
-    p.add_argument("--ray-address", default=None, metavar="ADDRESS",
-                   help="an existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto) for the trials and banks "
-                        "(default: $MU_RAY_ADDRESS, else a local Ray instance with one task per core)")
+    cli_bank.add_ray_address(p, "the trials and banks")
     p.add_argument("--in-process", action="store_true", help="run the trials here, one at a time, without Ray")
     p.set_defaults(func=lambda args: cmd_tune(args, progress))
     p = sub.add_parser("presets", help="regenerate mu_core/presets.json from the trial records (mu_core.tuning.pick)")
