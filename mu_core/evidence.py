@@ -12,9 +12,7 @@ from typing import Callable
 
 import numpy as np
 from scipy.special import logsumexp
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
-from sklearn.model_selection import StratifiedShuffleSplit
 from threadpoolctl import threadpool_limits
 
 # ----- the official forgetting quality ---------------------------------------------------------------------------
@@ -383,21 +381,21 @@ def mia_accuracy_ci(member_signal: np.ndarray, nonmember_signal: np.ndarray, n_b
                     seed: int = 0, level: float = 0.95) -> tuple[float | None, float | None]:
     """Percentile bootstrap interval of the benchmark's MIA accuracy (`metrics.mia`) over photos: after the
     benchmark's balancing, members and non-members are each resampled with replacement and the same attack is rerun
-    (LogisticRegression() over the same 10 StratifiedShuffleSplit(random_state=0) folds, which depend only on the
+    (metrics.attack_model over the same metrics.attack_splits folds, which depend only on the
     side sizes, so they are drawn once). None, None when the attack cannot run (too few samples a side)."""
     from mu_core import metrics as M  # here, not at the top: metrics re-exports from this module
     member, nonmember = M.balance(member_signal, nonmember_signal)
     if min(len(member), len(nonmember)) < M.MIN_ATTACK_SIZE:
         return None, None
     _, y = M._attack_data(member, nonmember)
-    folds = list(StratifiedShuffleSplit(n_splits=10, random_state=0).split(np.zeros((len(y), 1)), y))
+    folds = list(M.attack_splits().split(np.zeros((len(y), 1)), y))
     rng = np.random.default_rng(seed)
     accuracies = []
     with threadpool_limits(1):  # one-feature fits: BLAS threads only contend (20x slower on a loaded machine)
         for _ in range(n_boot):
             x, _ = M._attack_data(member[rng.integers(0, len(member), len(member))],
                                   nonmember[rng.integers(0, len(nonmember), len(nonmember))])
-            scores = [LogisticRegression().fit(x[train], y[train]).score(x[test], y[test]) for train, test in folds]
+            scores = [M.attack_model().fit(x[train], y[train]).score(x[test], y[test]) for train, test in folds]
             accuracies.append(float(np.mean(scores)))
     low, high = _percentiles(np.array(accuracies), level)
     return (None, None) if math.isnan(low) else (low, high)

@@ -49,6 +49,16 @@ def _attack_data(member: np.ndarray, nonmember: np.ndarray) -> tuple[np.ndarray,
 MIN_ATTACK_SIZE = 6
 
 
+def attack_model() -> LogisticRegression:
+    """The benchmark attack's classifier, untouched sklearn defaults."""
+    return LogisticRegression()
+
+
+def attack_splits() -> StratifiedShuffleSplit:
+    """The benchmark attack's 10 stratified 90/10 shuffle splits."""
+    return StratifiedShuffleSplit(n_splits=10, random_state=0)
+
+
 def mia(member_signal, nonmember_signal) -> MIAResult:
     """The benchmark's membership-inference attack on a 1-D per-sample signal (the loss).
 
@@ -67,8 +77,7 @@ def mia(member_signal, nonmember_signal) -> MIAResult:
     if min(len(member), len(nonmember)) < MIN_ATTACK_SIZE:
         nan = float("nan")
         return MIAResult(accuracy=nan, forgetting_score=nan, accuracy_std=nan, fold_accuracies=(), **threshold)
-    cv = StratifiedShuffleSplit(n_splits=10, random_state=0)
-    folds = cross_val_score(LogisticRegression(), x, y, cv=cv, scoring="accuracy")
+    folds = cross_val_score(attack_model(), x, y, cv=attack_splits(), scoring="accuracy")
     accuracy = float(folds.mean())
     return MIAResult(accuracy=accuracy, forgetting_score=forgetting_score(accuracy), accuracy_std=float(folds.std()),
                      fold_accuracies=tuple(float(f) for f in folds), **threshold)
