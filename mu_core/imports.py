@@ -64,7 +64,7 @@ def _read(path: Path) -> object:
             f"{path.name} stores Python objects besides tensors (it refers to {found.group(1)}), which safe loading "
             "(weights_only=True) refuses; nothing was unpickled. Where you trust the file, re-save only its weights: "
             "torch.save(model.state_dict(), 'weights.pth').") from None
-    except (RuntimeError, EOFError, OSError, ValueError, MemoryError) as e:
+    except Exception as e:  # safe loading of a damaged file fails in many ways (IndexError, EOFError, ...)
         raise CheckpointError(f"{path.name} is not a readable PyTorch checkpoint ({_reason(e)}); expected a file "
                               "written by torch.save(model.state_dict(), ...).") from None
 
