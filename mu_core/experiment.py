@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from mu_core.checkpoint_import import ImportedCheckpoint, import_checkpoint
 from mu_core.data import DataOptions, Dataset, Splits, load_dataset, make_splits
 from mu_core.errors import MUError
-from mu_core.imports import ImportedCheckpoint, import_checkpoint
 from mu_core.recipe import Recipe
 from mu_core.training import default_device, resolve_precision
 

@@ -11,9 +11,9 @@ import torch.nn as nn
 from torchvision.models import resnet18
 
 import datafixtures as F
+from mu_core.checkpoint_import import import_checkpoint
 from mu_core.data import load_dataset
 from mu_core.errors import CheckpointError
-from mu_core.imports import import_checkpoint
 from mu_core.models import build_model
 
 
