@@ -35,7 +35,7 @@ def hparam_input(h: HParam, default: Any, key: str) -> Any:
         return st.toggle(label, value=bool(default), help=h.help, key=key)
     if h.type == "choice":
         return st.selectbox(label, h.choices, index=h.choices.index(default), help=h.help, key=key)
-    if h.type == "ints":  # validated (and parsed) by Method.resolve when the run is launched
+    if h.type == "ints":  # validated (and parsed) by mu_core.run_spec when the run is launched
         return st.text_input(label, ",".join(str(v) for v in default), help=h.help + " (e.g. 3,5,9)", key=key)
     if h.type == "int":
         return st.slider(label, int(h.min), int(h.max), int(default), step=int(h.step or 1), help=h.help, key=key)

@@ -12,8 +12,8 @@ from dashboard import context, demo
 from mu_core.baselines import BASELINES as MODELS, is_cached
 from mu_core.experiment import Experiment
 from mu_core.jobs import Job, Stages
-from mu_core.methods import get_method
 from mu_core.pipeline import Scored, execute_run, score_baselines
+from mu_core.run_spec import RunSpec
 from mu_core.settings import Settings, experiment, settings
 from mu_core.store import StoreError
 
@@ -86,10 +86,10 @@ def baseline_job(exp: Experiment) -> Job | None:
     return context.runner().get(job_id) if job_id else None
 
 
-def submit_unlearn(exp: Experiment, method: str, overrides: dict, owner: str) -> str:
-    """Queue an unlearning run: train any missing baseline first, then run, evaluate and store the method.
-    The job's result is the run id. Raises StoreError, before queueing anything, when the run could not be
-    stored."""
+def submit_unlearn(exp: Experiment, spec: RunSpec, owner: str) -> str:
+    """Queue an unlearning run of `spec` (resolved by the page, not again here): train any missing baseline first
+    (else take the evaluated ones held in memory), then run, evaluate and store the method. The job's result is
+    the run id. Raises StoreError, before queueing anything, when the run could not be stored."""
     store = context.store()
     if not store.writable:
         raise StoreError(f"Cannot launch: the run could not be stored. {store.problem}")
@@ -98,9 +98,9 @@ def submit_unlearn(exp: Experiment, method: str, overrides: dict, owner: str) ->
 
     def run(progress, cancel) -> str:
         baselines = scoring(progress, cancel)
-        return execute_run(exp, method, overrides, baselines, store, progress, cancel)[0]
+        return execute_run(exp, spec, baselines, store, progress, cancel)[0]
 
-    return context.runner().submit(f"{get_method(method).title} ({describe(exp)})", run, owner, UNLEARN)
+    return context.runner().submit(f"{spec.method.title} ({describe(exp)})", run, owner, UNLEARN)
 
 
 def unlearn_jobs(owner: str) -> list[Job]:

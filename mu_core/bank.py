@@ -40,6 +40,7 @@ from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import REPO_ROOT, Experiment
 from mu_core.models import atomic_write
 from mu_core.pipeline import Scored, run_method
+from mu_core.run_spec import RunSpec
 from mu_core.training import CancelFlag, Progress, ProgressFn
 from mu_core.verdict import BankEvidence, bank_metrics, bank_verdict, identity_metrics
 
@@ -122,20 +123,20 @@ def evaluate_bank_model(exp: Experiment, model: torch.nn.Module) -> Evaluation:
 def _train_retrained(exp: Experiment, seed: int, cancel: CancelFlag | None = None
                      ) -> tuple[dict[str, bytes], Evaluation]:
     """Train the bank model `seed` as the Retrained baseline of that seed, in a scratch folder; its checkpoint
-    files' bytes and its evaluation."""
+    files' bytes and its evaluation (the one made when it was trained and stored)."""
     with tempfile.TemporaryDirectory(prefix="mu-bank-") as scratch:
         model_exp = with_seed(_unpacked(exp, Path(scratch)), seed)
         baseline = get_baseline(model_exp, "retrained", cancel=cancel)
         stem = model_exp.checkpoint_stem("retrained")
         files = {suffix: stem.with_suffix(suffix).read_bytes() for suffix in CHECKPOINT_SUFFIXES}
-    return files, evaluate_bank_model(model_exp, baseline.model)
+    return files, baseline.evaluation or evaluate_bank_model(model_exp, baseline.model)
 
 
-def _unlearn(shared: tuple[Experiment, dict[str, Scored], str, dict], seed: int,
+def _unlearn(shared: tuple[Experiment, dict[str, Scored], RunSpec], seed: int,
              cancel: CancelFlag | None = None) -> Evaluation:
-    """One unlearning run of the method with unlearning seed `seed`; its evaluation."""
-    exp, baselines, method, hparams = shared
-    return run_method(_unpacked(exp), method, hparams, baselines, cancel=cancel, unlearn_seed=seed).evaluation
+    """One unlearning run of the specified method with unlearning seed `seed`; its evaluation."""
+    exp, baselines, spec = shared
+    return run_method(_unpacked(exp), spec, baselines, cancel=cancel, unlearn_seed=seed).evaluation
 
 
 # ----- Ray --------------------------------------------------------------------------------------------------------
@@ -391,18 +392,18 @@ def _gpus(exp: Experiment) -> float:
     return 0.5 if exp.device.type == "cuda" else 0.0
 
 
-def unlearning_runs(exp: Experiment, method: str, hparams: dict, n: int, baselines: dict[str, Scored],
+def unlearning_runs(exp: Experiment, spec: RunSpec, n: int, baselines: dict[str, Scored],
                     address: str | None = None, progress: ProgressFn | None = None,
                     cancel: CancelFlag | None = None) -> list[Evaluation]:
-    """The method run n times on the experiment's Original (from `baselines`, as `score_baselines` gives them)
-    with n unlearning seeds, fanned out like the bank; their evaluations, in seed order. Not cached."""
+    """The specified method run n times on the experiment's Original (from `baselines`, as `score_baselines`
+    gives them) with n unlearning seeds, fanned out like the bank; their evaluations, in seed order. Not cached."""
     check_n(n)
     seeds = unlearning_seeds(exp.seed, n)
     workers = open_workers(address)
-    shared = (portable(exp), baselines, method, hparams)
+    shared = (portable(exp), baselines, spec)
     results: list[Evaluation | None] = [None] * n
-    fan = FanOut(_unlearn, shared, workers, f"{method}, {n} unlearning runs", n, _gpus(exp), progress=progress,
-                 cancel=cancel)
+    fan = FanOut(_unlearn, shared, workers, f"{spec.method.name}, {n} unlearning runs", n, _gpus(exp),
+                 progress=progress, cancel=cancel)
     fan.run(seeds, results.__setitem__)
     return [ev for ev in results if ev is not None]
 

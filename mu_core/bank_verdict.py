@@ -16,6 +16,7 @@ from mu_core.experiment import Experiment
 from mu_core.models import atomic_write
 from mu_core.pipeline import Scored
 from mu_core.run_model import load_run_model
+from mu_core.run_spec import spec_for
 from mu_core.store import RunStore
 from mu_core.training import CancelFlag, ProgressFn
 
@@ -55,7 +56,8 @@ def judge_run(exp: Experiment, run: dict, n: int, baselines: dict[str, Scored], 
     {"verdict": bank-level verdict dict, "metrics": bank metrics under registry keys, "epsilons": per forgotten
     photo}."""
     bank = B.build_bank(exp, n, address, progress, cancel)
-    runs = B.unlearning_runs(exp, run["method"], run["hparams"], n, baselines, address, progress, cancel)
+    runs = B.unlearning_runs(exp, spec_for(exp, run["method"], run["hparams"]), n, baselines, address, progress,
+                             cancel)
     model = load_run_model(store, run["id"], exp)
     scored = Scored(run["method"], model, evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size),
                     run["result"])

@@ -16,6 +16,7 @@ from mu_core.methods import REGISTRY, get_method
 from mu_core.pipeline import execute_run, run_method, score_baselines
 from mu_core.relearn import relearn_metrics
 from mu_core.report import format_table, format_verdict, summary_table, to_csv
+from mu_core.run_spec import spec_for
 from mu_core.settings import PRECISION_CHOICES, precision_setting
 from mu_core.store import RunStore
 from mu_core.training import Progress
@@ -113,7 +114,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         if args.references is not None:
             bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
             if args.model == "original":
-                cli_bank.judge(exp, args, scored, scored["original"], bank, ConsoleProgress())
+                cli_bank.judge(exp, args, scored, scored["original"], None, bank, ConsoleProgress())
     else:
         run = RunStore().get(args.model)
         if run is None:
@@ -152,15 +153,14 @@ def cmd_methods(args: argparse.Namespace) -> int:
 
 def cmd_unlearn(args: argparse.Namespace) -> int:
     exp = experiment_from(args)
-    overrides = parse_sets(args.set)
-    get_method(args.method).resolve(overrides, exp.dataset.name, exp.splits.scenario)  # fail fast on bad values
+    spec = spec_for(exp, args.method, parse_sets(args.set))  # before any work: bad names and values fail here
     cli_bank.check(args, args.references)
     store = RunStore()
     if not store.writable:  # before the baselines take minutes to train
         raise MUError(store.problem)
     print(describe(exp))
     baselines = score_baselines(exp, ConsoleProgress())
-    run_id, scored = execute_run(exp, args.method, overrides, baselines, store, ConsoleProgress())
+    run_id, scored = execute_run(exp, spec, baselines, store, ConsoleProgress())
     print(f"run {run_id} stored")
     if args.relearn:
         relearn = relearn_metrics(exp, scored.model, baselines["retrained"].model,
@@ -173,7 +173,7 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     print(format_verdict(scored.result["verdict"], scored.result["method"]))
     if args.references is not None:
         bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
-        cli_bank.judge(exp, args, baselines, scored, bank, ConsoleProgress())
+        cli_bank.judge(exp, args, baselines, scored, spec, bank, ConsoleProgress())
     write_json(args.json, {**scored.result, "run_id": run_id})
     return 0
 
@@ -195,11 +195,12 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
         exp = experiment_from(args)
         print(describe(exp))
         baselines = score_baselines(exp, ConsoleProgress())
-        scored = [baselines["original"]] + [run_method(exp, name, {}, baselines, ConsoleProgress()) for name in names]
+        specs = [spec_for(exp, name, {}) for name in names]
+        scored = [baselines["original"]] + [run_method(exp, spec, baselines, ConsoleProgress()) for spec in specs]
         if args.references is not None:
             bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
-            for one in scored:
-                cli_bank.judge(exp, args, baselines, one, bank, ConsoleProgress())
+            for one, spec in zip(scored, [None] + specs):
+                cli_bank.judge(exp, args, baselines, one, spec, bank, ConsoleProgress())
         rows += [baselines["original"].result, baselines["retrained"].result] + [s.result for s in scored[1:]]
     table = summary_table(rows)
     print(table)

@@ -11,6 +11,7 @@ from mu_core.errors import MUError
 from mu_core.experiment import Experiment
 from mu_core.pipeline import Scored
 from mu_core.report import format_verdict
+from mu_core.run_spec import RunSpec
 from mu_core.settings import ray_address
 from mu_core.training import ProgressFn
 
@@ -72,15 +73,15 @@ def references_of(exp: Experiment, args: argparse.Namespace, n: int, progress: P
 
 
 def judge(exp: Experiment, args: argparse.Namespace, baselines: dict[str, Scored], scored: Scored,
-          bank: B.ReferenceBank, progress: ProgressFn) -> None:
-    """Replace `scored`'s verdict with the bank-level one (its method run len(bank) times; the Original, which
-    does nothing, is its own N runs), add the bank metrics to its metrics, and print the verdict."""
+          spec: RunSpec | None, bank: B.ReferenceBank, progress: ProgressFn) -> None:
+    """Replace `scored`'s verdict with the bank-level one (the method of `spec`, which gave `scored`, run len(bank)
+    times; the Original, with no `spec`, does nothing and is its own N runs), add the bank metrics to its metrics,
+    and print the verdict."""
     name = scored.result["method"]
-    if name == "original":
+    if spec is None:
         runs = [scored.evaluation] * bank.n_models
     else:
-        runs = B.unlearning_runs(exp, name, scored.result["hparams"], bank.n_models, baselines, address(args),
-                                 progress)
+        runs = B.unlearning_runs(exp, spec, bank.n_models, baselines, address(args), progress)
     verdict, metrics = B.judged_with_bank(exp, baselines, scored, bank, runs)
     scored.result["verdict"] = verdict
     scored.result["metrics"].update(metrics)

@@ -15,10 +15,11 @@ from mu_core.compute import compute_ratio, count_flops
 from mu_core.errors import Cancelled, Diverged
 from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
-from mu_core.methods import UnlearnContext, get_method
+from mu_core.methods import UnlearnContext
 from mu_core.models import clone, weights_sha256
 from mu_core.results import model_result
 from mu_core.run_model import weights_bytes
+from mu_core.run_spec import RunSpec
 from mu_core.store import WEIGHTS, RunStore
 from mu_core.training import CancelFlag, ProgressFn, Tracker, seed_everything
 from mu_core.verdict import basic_verdict, identity_metrics
@@ -77,15 +78,14 @@ def run_verdict(exp: Experiment, ev: Evaluation, result: dict, baselines: dict[s
                          exp.splits.scenario, cost).to_dict()
 
 
-def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
-               progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
-               unlearn_seed: int | None = None) -> Scored:
-    """Run one unlearning method on a copy of the Original (never mutated), evaluate it beside the baselines.
-    `unlearn_seed` seeds the run's randomness (default: the experiment's seed; the reference bank runs a method
-    with several). Raises Cancelled or Diverged (nothing is returned or stored) when the run does not finish
-    cleanly."""
-    method = get_method(method_name)
-    hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
+def run_method(exp: Experiment, spec: RunSpec, baselines: dict[str, Scored], progress: ProgressFn | None = None,
+               cancel: CancelFlag | None = None, unlearn_seed: int | None = None) -> Scored:
+    """Run the method of `spec` with its hyperparameters on a copy of the Original (never mutated), evaluate it
+    beside the baselines (as `score_baselines` gives them: nothing is reloaded or scored again). `unlearn_seed`
+    seeds the run's randomness (default: the experiment's seed; the reference bank runs a method with several).
+    Raises Cancelled or Diverged (nothing is returned or stored) when the run does not finish cleanly."""
+    spec.check_fits(exp)
+    method = spec.method
     original = baselines["original"].model
     model, teacher = clone(original).to(exp.device).train(), clone(original).to(exp.device).eval()
     teacher.requires_grad_(False)
@@ -93,7 +93,7 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     ctx = UnlearnContext(exp, model, teacher, generator, Tracker(1, progress, cancel, method.title))
     started = time.perf_counter()
     with count_flops() as flops:
-        method.apply(ctx, hparams)
+        method.apply(ctx, dict(spec.hparams))
     seconds = time.perf_counter() - started
     if not all(torch.isfinite(p).all() for p in model.state_dict().values() if p.is_floating_point()):
         raise Diverged(f"{method.title} produced non-finite weights; nothing was stored.")
@@ -101,8 +101,8 @@ def run_method(exp: Experiment, method_name: str, overrides: dict, baselines: di
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
     metrics = {**model_metrics(ev, exp.dataset, baselines["retrained"].metrics),
                **evidence_metrics(exp, ev, flops.total, baselines["retrained"].metrics.get("flops"))}
-    result = model_result(method.name, hparams, exp.seed, seconds, baselines["retrained"].result["seconds"], metrics,
-                          exp.original_source())
+    result = model_result(method.name, dict(spec.hparams), exp.seed, seconds, baselines["retrained"].result["seconds"],
+                          metrics, exp.original_source())
     result["verdict"] = run_verdict(exp, ev, result, baselines)
     return Scored(method.name, model, ev, result)
 
@@ -133,18 +133,15 @@ def outputs_arrays(ev: Evaluation) -> dict[str, np.ndarray]:
             for field in ("indices", "loss", "confidence", "pred", "correct")}
 
 
-def execute_run(exp: Experiment, method_name: str, overrides: dict, baselines: dict[str, Scored],
-                store: RunStore, progress: ProgressFn | None = None, cancel: CancelFlag | None = None
-                ) -> tuple[str, Scored]:
+def execute_run(exp: Experiment, spec: RunSpec, baselines: dict[str, Scored], store: RunStore,
+                progress: ProgressFn | None = None, cancel: CancelFlag | None = None) -> tuple[str, Scored]:
     """Run a method and persist it: the run row exists from the start; a cancelled or diverged run is recorded
     with its status and message and nothing else; a finished one with its result, audit, per-sample outputs and
     weights."""
-    method = get_method(method_name)
-    hparams = method.resolve(overrides, exp.dataset.name, exp.splits.scenario)
-    run_id = store.start(exp.dataset.name, exp.splits.scenario, exp.splits.forget_spec, exp.seed, method.name,
-                         hparams)
+    run_id = store.start(exp.dataset.name, exp.splits.scenario, exp.splits.forget_spec, exp.seed, spec.method.name,
+                         dict(spec.hparams))
     try:
-        scored = run_method(exp, method.name, hparams, baselines, progress, cancel)
+        scored = run_method(exp, spec, baselines, progress, cancel)
     except Cancelled as e:
         store.fail(run_id, "cancelled", str(e))
         raise

@@ -33,6 +33,7 @@ from mu_core.jsonio import dumps
 from mu_core.methods import get_method
 from mu_core.methods.base import HParam, Method
 from mu_core.pipeline import Scored, run_method, score_baselines
+from mu_core.run_spec import RunSpec, spec_for
 from mu_core.settings import precision_setting
 from mu_core.training import ProgressFn
 from mu_core.tuning import read_trials, study_folder
@@ -177,12 +178,12 @@ def prepare(study: Study, address: str | None = None, in_process: bool = False,
     return setups
 
 
-def seed_result(setup: SeedSetup, method: str, hparams: dict[str, Any]) -> dict[str, Any]:
-    """The method judged at bank level on one tuning seed: the verdict's decision and checks, F, cost."""
+def seed_result(setup: SeedSetup, spec: RunSpec) -> dict[str, Any]:
+    """The specified method judged at bank level on one tuning seed: the verdict's decision and checks, F, cost."""
     exp = B._unpacked(setup.exp)
     try:
-        scored = run_method(exp, method, hparams, setup.baselines)
-        runs = [run_method(exp, method, hparams, setup.baselines, unlearn_seed=u).evaluation
+        scored = run_method(exp, spec, setup.baselines)
+        runs = [run_method(exp, spec, setup.baselines, unlearn_seed=u).evaluation
                 for u in B.unlearning_seeds(exp.seed, setup.bank.n_models)]
     except Diverged as e:  # a setting that diverges is a result of the search, not an error of it
         return {"seed": exp.seed, "forgotten": False, "checks": {}, "forget_quality": None, "compute_ratio": None,
@@ -197,13 +198,13 @@ def seed_result(setup: SeedSetup, method: str, hparams: dict[str, Any]) -> dict[
             "summary": verdict["summary"]}
 
 
-def trial_task(setups: list[SeedSetup], method: str, hparams: dict[str, Any]) -> tuple[list[dict], float]:
+def trial_task(setups: list[SeedSetup], spec: RunSpec) -> tuple[list[dict], float]:
     """One trial on every tuning seed, on one thread (as a Ray task, or here); per-seed results and seconds."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     started = time.perf_counter()
     try:
-        return [seed_result(s, method, hparams) for s in setups], time.perf_counter() - started
+        return [seed_result(s, spec) for s in setups], time.perf_counter() - started
     finally:
         torch.set_num_threads(threads)
 
@@ -281,11 +282,14 @@ def run_study(study: Study, trials: int, root: Path, workers: int = 1, address: 
         if on_record is not None:
             on_record(one)
 
+    def trial_spec(trial: Any) -> RunSpec:
+        return spec_for(setups[0].exp, study.method, {**base, **trial.params})
+
     pool = None if in_process else B.open_workers(address)
     if pool is None or pool.kind != "ray":
         for _ in range(trials):
             trial = searcher.ask(space)
-            finish(trial, *trial_task(setups, study.method, {**base, **trial.params}))
+            finish(trial, *trial_task(setups, trial_spec(trial)))
         return new
     import ray
 
@@ -297,7 +301,7 @@ def run_study(study: Study, trials: int, root: Path, workers: int = 1, address: 
         while len(new) < trials:
             while asked < trials and len(pending) < max(1, workers):
                 trial = searcher.ask(space)
-                pending[task.remote(shared, study.method, {**base, **trial.params})] = trial
+                pending[task.remote(shared, trial_spec(trial))] = trial
                 asked += 1
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:

@@ -4,6 +4,7 @@ import streamlit as st
 from dashboard import context, demo, hparams, results, sidebar, tasks
 from mu_core.errors import MUError
 from mu_core.methods import REGISTRY
+from mu_core.run_spec import spec_for
 
 
 cur = sidebar.active()
@@ -55,8 +56,7 @@ if launch:
         st.error(f"Cannot launch: {cur.problem}", icon=":material/error:")
     else:
         try:
-            method.resolve(values, cur.dataset.name, cur.choice.scenario)
-            tasks.submit_unlearn(cur.exp, name, values, context.owner())
+            tasks.submit_unlearn(cur.exp, spec_for(cur.exp, name, values), context.owner())
         except MUError as e:
             st.error(str(e), icon=":material/error:")
         else:

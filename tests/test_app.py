@@ -19,6 +19,7 @@ from mu_core.data.orl import DEFAULT_PEOPLE
 from mu_core.matching import match_people
 from mu_core.methods import REGISTRY, HParam, Method
 from mu_core.pipeline import execute_run
+from mu_core.run_spec import spec_for
 from mu_core.settings import experiment
 from mu_core.store import RunStore
 from tests.appkit import (APP, ROOT, SCRIPT_TIMEOUT, app_env, assert_clean, button, finished,  # noqa: F401
@@ -350,7 +351,8 @@ def test_a_damaged_database_is_explained_and_kept(monkeypatch, tmp_path):
 def test_a_damaged_run_is_listed_as_damaged_and_the_others_stay_usable(monkeypatch, tmp_path, tiny_baselines):
     monkeypatch.setenv("MU_RUNS", str(tmp_path))
     store = RunStore(tmp_path)
-    broken, intact = (execute_run(experiment(), "finetune", QUICK, tiny_baselines, store)[0] for _ in range(2))
+    exp = experiment()
+    broken, intact = (execute_run(exp, spec_for(exp, "finetune", QUICK), tiny_baselines, store)[0] for _ in range(2))
     (store.artifact_dir(broken) / "outputs.npz").unlink()
     at = open_app("runs")
     history = at.dataframe[-1].value.set_index("Run")

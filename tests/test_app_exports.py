@@ -13,6 +13,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
 from dashboard import results
 from mu_core.pipeline import execute_run
+from mu_core.run_spec import spec_for
 from mu_core.settings import experiment
 from mu_core.store import RunStore
 from tests.appkit import app_env, assert_clean, open_app  # noqa: F401
@@ -32,7 +33,7 @@ def stored(monkeypatch, tmp_path, tiny_baselines) -> dict[str, str]:
     monkeypatch.setenv("MU_RUNS", str(tmp_path))
     store = RunStore(tmp_path)
     exp = experiment()
-    done = execute_run(exp, "finetune", QUICK, tiny_baselines, store)[0]
+    done = execute_run(exp, spec_for(exp, "finetune", QUICK), tiny_baselines, store)[0]
     run = store.get(done)
     result, audit = run["result"], run["audit"]
     for key in NOT_A_NUMBER:

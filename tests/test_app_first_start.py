@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from dashboard import context, sidebar, tasks
 from mu_core.baselines import get_baseline, is_cached
 from mu_core.pipeline import score_baselines
+from mu_core.run_spec import spec_for
 from mu_core.settings import experiment
 from mu_core.training import Progress
 from tests.appkit import SCRIPT_TIMEOUT, app_env, assert_clean, button, finished, open_app, texts  # noqa: F401
@@ -124,7 +125,7 @@ def test_open_in_compare_switches_the_sidebar_to_the_runs_forget_set_and_seed(mo
     monkeypatch.setenv("MU_RUNS", str(tmp_path))
     at = open_app("unlearn")
     exp = experiment(forget="people:5", seed=3)
-    job = finished(tasks.submit_unlearn(exp, "finetune", QUICK, at.session_state[context.OWNER]))
+    job = finished(tasks.submit_unlearn(exp, spec_for(exp, "finetune", QUICK), at.session_state[context.OWNER]))
     assert job.status == "done", job.error
     at.run()
     assert at.session_state[sidebar.CURRENT].spec != "people:5"

@@ -17,6 +17,7 @@ from mu_core.evaluation import evaluate
 from mu_core.experiment import build_experiment
 from mu_core.models import build_model
 from mu_core.recipe import RecipeError
+from mu_core.run_spec import spec_for
 from mu_core.training import bf16_supported, fit, resolve_precision, seed_everything
 
 BANK_TINY = {"epochs": 1, "image_size": 16, "device": "cpu"}
@@ -112,7 +113,7 @@ def test_unlearning_runs_fan_out_with_their_own_seeds(built, ray_local):
     from mu_core.pipeline import score_baselines
     exp, bank, _ = built
     baselines = score_baselines(exp)
-    runs = B.unlearning_runs(exp, "random_labels", {"epochs": 1}, 2, baselines)
+    runs = B.unlearning_runs(exp, spec_for(exp, "random_labels", {"epochs": 1}), 2, baselines)
     assert len(runs) == 2
     assert not np.allclose(runs[0]["forget"].logits, runs[1]["forget"].logits)
     verdict, metrics = B.judged_with_bank(exp, baselines, baselines["original"], bank,

@@ -10,6 +10,7 @@ from mu_core.experiment import build_experiment
 from mu_core.methods.retrain_budget import budget_steps
 from mu_core.models import build_model
 from mu_core.plots_compute import BASELINE, PANELS, compute_curve, frontier, share
+from mu_core.run_spec import spec_for
 from mu_core.training import fit, seed_everything
 
 
@@ -26,10 +27,10 @@ def test_retrain_budget_stops_at_its_steps_with_the_compute_ratio_of_its_budget(
     steps = budget_steps(len(exp.splits.retain), exp.recipe, 0.25)
     assert steps == 4  # 224 retain photos in batches of 64: 4 steps an epoch, 16 in the recipe's 4 epochs
     seen = []
-    run = pipeline.run_method(exp, "retrain_budget", {"budget": 0.25}, baselines, seen.append)
+    run = pipeline.run_method(exp, spec_for(exp, "retrain_budget", {"budget": 0.25}), baselines, seen.append)
     assert [p.step for p in seen] == [1, 2, 3, 4] and seen[-1].total == 4
     assert run.metrics["compute_ratio"] == pytest.approx(0.25, abs=0.01)
-    full = pipeline.run_method(exp, "retrain_budget", {"budget": 1.0}, baselines)
+    full = pipeline.run_method(exp, spec_for(exp, "retrain_budget", {"budget": 1.0}), baselines)
     assert full.metrics["compute_ratio"] == pytest.approx(1.0, abs=0.02)
     assert run.metrics["forget_acc"] <= baselines["original"].metrics["forget_acc"]
 

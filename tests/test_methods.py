@@ -11,6 +11,7 @@ from mu_core import pipeline
 from mu_core.errors import Cancelled, Diverged, MUError
 from mu_core.methods import MODULES, REGISTRY, get_method
 from mu_core.models import TOP_DOWN_BLOCKS, weights_sha256
+from mu_core.run_spec import spec_for
 from tests.methodkit import checkpoints, small_experiment  # noqa: F401  (checkpoints is a fixture)
 
 NAMES = sorted(REGISTRY)
@@ -39,8 +40,8 @@ def test_every_method_module_is_registered_with_declarations():
 def test_method_changes_weights_keeps_original_and_is_reproducible(setup, name):
     exp, baselines = setup
     before = weights_sha256(baselines["original"].model)
-    first = pipeline.run_method(exp, name, {}, baselines)
-    second = pipeline.run_method(exp, name, {}, baselines)
+    first = pipeline.run_method(exp, spec_for(exp, name, {}), baselines)
+    second = pipeline.run_method(exp, spec_for(exp, name, {}), baselines)
     assert weights_sha256(baselines["original"].model) == before
     assert weights_sha256(first.model) != before
     assert weights_sha256(first.model) == weights_sha256(second.model)
@@ -59,7 +60,7 @@ def test_method_stops_on_cancel(setup, name):
         cancel.set()
 
     with pytest.raises(Cancelled):
-        pipeline.run_method(exp, name, {}, baselines, progress, cancel)
+        pipeline.run_method(exp, spec_for(exp, name, {}), baselines, progress, cancel)
     assert len(seen) == 1
 
 
@@ -79,7 +80,7 @@ def test_method_stops_with_clear_error_on_divergence(setup, name, monkeypatch):
 
     monkeypatch.setattr(pipeline, "clone", poisoned_clone)
     with pytest.raises(Diverged, match="Nothing was stored|nothing was stored"):
-        pipeline.run_method(exp, name, {}, baselines)
+        pipeline.run_method(exp, spec_for(exp, name, {}), baselines)
     assert weights_sha256(baselines["original"].model) == before
 
 
@@ -90,7 +91,7 @@ def test_train_from_changes_only_that_block_and_those_above(setup, name, first):
     exp, baselines = setup
     before = baselines["original"].model.state_dict()
     overrides = {"train_from": first, **({"epochs": 2} if "epochs" in REGISTRY[name].declared_defaults() else {})}
-    after = pipeline.run_method(exp, name, overrides, baselines).model.state_dict()
+    after = pipeline.run_method(exp, spec_for(exp, name, overrides), baselines).model.state_dict()
     moved = {key.split(".")[0] for key in before if not torch.equal(before[key], after[key])}
     assert first in moved and moved <= set(TOP_DOWN_BLOCKS[:TOP_DOWN_BLOCKS.index(first) + 1])
 

@@ -16,6 +16,7 @@ import pytest
 
 from mu_core import pipeline
 from mu_core.cli import main
+from mu_core.run_spec import spec_for
 from mu_core.store import DB_NAME, RunDamaged, RunStore, StoreDamaged, StoreReadOnly
 
 ARGS = ("orl", "person", "people:2", 0, "finetune", {"epochs": 1})
@@ -179,6 +180,6 @@ def test_ctrl_c_is_stored_as_cancelled(tmp_path, tiny_exp, monkeypatch):
     monkeypatch.setattr(pipeline, "run_method", interrupted)
     store = RunStore(tmp_path)
     with pytest.raises(KeyboardInterrupt):
-        pipeline.execute_run(tiny_exp, "finetune", {}, {}, store)
+        pipeline.execute_run(tiny_exp, spec_for(tiny_exp, "finetune", {}), {}, store)
     [run] = store.list()
     assert run["status"] == "cancelled" and "Ctrl-C" in run["message"]
