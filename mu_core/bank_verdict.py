@@ -1,5 +1,5 @@
 """The bank-level verdict of a stored run: its method run N times from the same Original (N unlearning seeds) judged
-against the experiment's reference bank of N Retrained models (design.md 5b). The result is kept beside the run's
+against the experiment's reference bank of N Retrained models. The result is kept beside the run's
 artifacts (bank-verdict-N.json), so it is computed once per run and bank size."""
 from __future__ import annotations
 

@@ -88,7 +88,7 @@ def evaluate(model: nn.Module, ds: Dataset, splits: Splits, device: torch.device
 
 
 def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) -> dict:
-    """All metrics of design.md section 5 (names are part of the interface). `retrained` (the Retrained model's
+    """All metrics of one evaluation (names are part of the interface). `retrained` (the Retrained model's
     metrics) adds `gap_to_retrained`."""
     test, forget = ev["test"], ev["forget"]
     attack = M.mia(forget.loss, ev["unseen"].loss)

@@ -1,4 +1,4 @@
-"""Evidence of forgetting (design.md section 5b), as pure numpy functions of per-sample outputs: the NeurIPS-2023
+"""Evidence of forgetting, as pure numpy functions of per-sample outputs: the NeurIPS-2023
 official forgetting quality, the per-face relative position against Retrained, identity in the penultimate features
 (verification d'), KLoM, noise floors from split halves and bootstrap confidence intervals.
 

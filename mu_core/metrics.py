@@ -1,4 +1,4 @@
-"""Every metric of the benchmark (design.md section 5), computed from per-sample outputs.
+"""Every metric of the benchmark, computed from per-sample outputs.
 
 Naming matters: `mia_accuracy` is the attack's accuracy; `forgetting_score` = |mia_accuracy - 0.5| is what the
 benchmark's README tables print under the heading "MIA".

@@ -1,4 +1,4 @@
-"""Relearn time (design.md 5b, the anamnesis index): how many optimizer steps of fine-tuning on the forget set a
+"""Relearn time (the anamnesis index): how many optimizer steps of fine-tuning on the forget set a
 model needs to recognise it again, against the Retrained model's count. It costs training, so it is computed only
 when asked (`--relearn`)."""
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The one rule that turns the tuning's trial records into presets, and the presets file it writes.
 
 A trial record (one JSON line of docs/tuning/trials/<dataset>-<scenario>/<method>.jsonl, written by mu_core.search)
-holds the method's full hyperparameters and, for each tuning seed, the bank-level verdict (design.md 5b) and the
+holds the method's full hyperparameters and, for each tuning seed, the bank-level verdict and the
 compute ratio. The rule: among the trials whose verdict is "forgotten" on every tuning seed, the one with the lowest
 compute ratio (its largest over the seeds; ratios equal to RATIO_DIGITS decimals tie, and the higher mean forgetting
 quality F wins the tie); when no trial forgets, no preset: the method runs with its declared defaults. The preset

@@ -1,4 +1,4 @@
-"""The verdict of design.md 5b: did the model forget these faces, and what did it cost? Built from checks, each with
+"""The verdict: did the model forget these faces, and what did it cost? Built from checks, each with
 its value, the Retrained reference, its band or noise floor and a sentence; always against Retrained, never
 against 0.5 or the Original alone. A verdict never claims forgetting that was not shown.
 

