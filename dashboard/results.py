@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -11,11 +12,21 @@ import streamlit as st
 
 from dashboard import context
 from mu_core.methods import REGISTRY
-from mu_core.metric_registry import CLOSEST, get_metric, value_of
+from mu_core.metric_registry import get_metric
 from mu_core.metrics import nomus_parts
 from mu_core.pipeline import Scored, outputs_arrays
+from mu_core.results import ModelResult
 
 BASELINE_LABELS = {"original": "Original", "retrained": "Retrained"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """A model's result as the pages show it: its display label and, for a stored run, the run's id."""
+
+    label: str
+    result: ModelResult
+    run_id: str | None = None
 
 
 def run_label(run: dict) -> str:
@@ -28,13 +39,18 @@ def run_time(run: dict) -> str:
     return datetime.datetime.fromtimestamp(run["created"]).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def baseline_rows(base: dict[str, Scored]) -> list[dict]:
-    return [{**base[name].result, "label": label} for name, label in BASELINE_LABELS.items()]
+def baseline_rows(base: dict[str, Scored]) -> list[Row]:
+    return [Row(label, base[name].result) for name, label in BASELINE_LABELS.items()]
 
 
-def run_rows(runs: list[dict]) -> list[dict]:
+def run_rows(runs: list[dict]) -> list[Row]:
     """Results of finished runs, labelled."""
-    return [{**run["result"], "label": run_label(run), "run_id": run["id"]} for run in runs if run["result"]]
+    return [Row(run_label(run), run["result"], run["id"]) for run in runs if run["result"]]
+
+
+def by_label(rows: list[Row]) -> dict[str, ModelResult]:
+    """The rows' results by label, as the plots take them."""
+    return {row.label: row.result for row in rows}
 
 
 def _number(value) -> float:
@@ -46,13 +62,13 @@ def _fmt(value, digits: int = 3, missing: str = "–") -> str:
     return missing if math.isnan(value) else f"{value:.{digits}f}"
 
 
-def metric_table(rows: list[dict], lam: float, scenario_kind: str) -> pd.DataFrame:
+def metric_table(rows: list[Row], lam: float, scenario_kind: str) -> pd.DataFrame:
     """Metrics down, models across: utility, forgetting (the attack's accuracy with the spread over its folds and
     the forgetting score kept apart, with the attack's sample sizes), NoMUS at `lam` split into its parts, time."""
     too_few = "n/a (too few photos)"
     lines: dict[str, list[str]] = {}
     for row in rows:
-        m = row["metrics"]
+        m = row.result.metrics
         parts = nomus_parts(m["test_acc"], _number(m["mia_accuracy"]), lam)
         mia = _fmt(m["mia_accuracy"], missing=too_few)
         if not math.isnan(_number(m["mia_accuracy"])):
@@ -73,13 +89,13 @@ def metric_table(rows: list[dict], lam: float, scenario_kind: str) -> pd.DataFra
             "· forgetting part (1−λ)(1 − 2·score)": _fmt(parts["forgetting"], missing=too_few),
             **{_label(k): _fmt(m.get(k), 2) for k in EVIDENCE_KEYS if m.get(k) is not None},
             _label("gap_to_retrained"): _fmt(m.get("gap_to_retrained")),
-            _label("seconds"): _fmt(row["seconds"], 1),
-            _label("time_ratio"): _fmt(row["time_ratio"], 2),
+            _label("seconds"): _fmt(row.result.seconds, 1),
+            _label("time_ratio"): _fmt(row.result.time_ratio, 2),
             _label("compute_ratio"): _fmt(m.get("compute_ratio"), 3),
         }
         for metric, text in values.items():
             lines.setdefault(metric, []).append(text)
-    return pd.DataFrame(lines, index=[row["label"] for row in rows]).T.rename_axis("Metric").reset_index()
+    return pd.DataFrame(lines, index=[row.label for row in rows]).T.rename_axis("Metric").reset_index()
 
 
 TABLE_ROWS = ("test_acc", "top2_acc", "forget_acc", "unseen_acc", "retain_acc", "mia_accuracy", "forgetting_score",
@@ -91,14 +107,12 @@ EVIDENCE_KEYS = ("identity_dprime", "identity_auc")
 def _label(key: str, qualifier: str = "") -> str:
     """A metric's label as the registry declares it (with `qualifier`), and what is better."""
     metric = get_metric(key)
-    better = "closest to Retrained" if metric.direction == CLOSEST else f"{metric.direction} is better"
-    return f"{metric.label}{qualifier} ({better})"
+    return f"{metric.label}{qualifier} ({metric.better})"
 
 
 def definitions() -> str:
     """The registry's definition of every metric in the table, as a markdown list."""
-    return "\n".join(f"- **{get_metric(k).label}** ({get_metric(k).direction}"
-                     f"{'' if get_metric(k).direction == CLOSEST else ' is better'}): {get_metric(k).definition}"
+    return "\n".join(f"- **{get_metric(k).label}** ({get_metric(k).better}): {get_metric(k).definition}"
                      for k in TABLE_ROWS)
 
 
@@ -134,7 +148,7 @@ def runs_table(runs: list[dict]) -> pd.DataFrame:
         "Status": "damaged" if r["damaged"] else r["status"],
         "Method": r["method"], "Dataset": r["dataset"], "Scenario": r["scenario"], "Forget": r["forget"],
         "Seed": r["seed"],
-        **{heading(key): _number(value_of(r["result"], key) if r["result"] else None) for key in RUN_METRICS},
+        **{heading(key): _number(r["result"].value(key) if r["result"] else None) for key in RUN_METRICS},
         "Message": f"Damaged: {r['damaged']}." if r["damaged"] else r["message"] or "",
         "Hyperparameters": hparams_text(r["hparams"]),
     } for r in runs], columns=["Run", "Label", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
@@ -177,10 +191,10 @@ def run_outputs(run_id: str, root: str) -> dict[str, np.ndarray]:
     return context.store().outputs(run_id)
 
 
-def outputs_of(row: dict, base: dict[str, Scored]) -> dict[str, np.ndarray]:
+def outputs_of(row: Row, base: dict[str, Scored]) -> dict[str, np.ndarray]:
     """Per-sample outputs (split.field arrays) of a labelled row, baseline or stored run."""
-    if "run_id" in row:
-        return run_outputs(row["run_id"], str(context.store().root))
-    name = next(n for n, label in BASELINE_LABELS.items() if label == row["label"])
+    if row.run_id is not None:
+        return run_outputs(row.run_id, str(context.store().root))
+    name = next(n for n, label in BASELINE_LABELS.items() if label == row.label)
     return outputs_arrays(base[name].evaluation)
 

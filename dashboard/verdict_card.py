@@ -12,6 +12,7 @@ from dashboard import context, tasks
 from mu_core.bank_verdict import bank_ready, judge_run, stored_bank_verdict
 from mu_core.experiment import Experiment
 from mu_core.pipeline import Scored
+from mu_core.results import ModelResult
 from mu_core.verdict import SUGGESTED_BANK
 
 COLOURS = {True: "green", False: "red", None: "gray"}
@@ -56,10 +57,10 @@ def check_line(check: dict, decide: str = "") -> str:
     return f"{badge} **{TITLES.get(check['name'], check['name'])}**: {check.get('text', '')}{extra}"
 
 
-def cost_line(result: dict, retrain_seconds: float) -> str:
+def cost_line(result: ModelResult, retrain_seconds: float) -> str:
     """The run's cost in seconds and as a share of retraining (wall time, and compute when counted)."""
-    seconds, ratio = result.get("seconds"), result.get("time_ratio")
-    compute = (result.get("metrics") or {}).get("compute_ratio")
+    seconds, ratio = result.seconds, result.time_ratio
+    compute = result.metrics.get("compute_ratio")
     text = f"**{seconds:.1f} s** instead of {retrain_seconds:.0f} s to retrain" if seconds is not None else \
         "time unknown"
     if ratio is not None:
@@ -68,7 +69,7 @@ def cost_line(result: dict, retrain_seconds: float) -> str:
     return text
 
 
-def show(verdict: dict | None, result: dict, who: str, label: str, retrain_seconds: float,
+def show(verdict: dict | None, result: ModelResult, who: str, label: str, retrain_seconds: float,
          decide: str = "") -> None:
     """The card: headline, one line per check, the cost, the two explanations (inside a container keyed
     `verdict`)."""
@@ -125,7 +126,7 @@ def bank_section(exp: Experiment, run: dict, base: dict[str, Scored], n: int = S
         tasks.watch(job.id, cancel_key=f"cancel.bank.{job.id}")
         if not job.is_finished:
             return None
-    minutes = bank_minutes(base["retrained"].result["seconds"], n)
+    minutes = bank_minutes(base["retrained"].result.seconds, n)
     cached = "the models are already trained, " if bank_ready(exp, n) else ""
     if st.button(f"Decide membership: build a reference bank of {n} models ({cached}about {minutes:.0f} min)",
                  icon=":material/account_balance:", key=f"bank.{run['id']}",

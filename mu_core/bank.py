@@ -413,7 +413,7 @@ def judged_with_bank(exp: Experiment, baselines: dict[str, Scored], scored: Scor
     """The bank-level verdict (as a dict) and the bank metrics (registry keys) of `scored`, a model judged as an
     unlearned one, with `runs` the evaluations of its method run len(bank) times (`unlearning_runs`)."""
     evidence = BankEvidence(bank.evaluations, runs)
-    cost = {"compute_ratio": scored.metrics.get("compute_ratio"), "time_ratio": scored.result.get("time_ratio")}
+    cost = {"compute_ratio": scored.metrics.get("compute_ratio"), "time_ratio": scored.result.time_ratio}
     verdict = bank_verdict(baselines["original"].evaluation, baselines["retrained"].evaluation, scored.evaluation,
                            exp.dataset, exp.splits.scenario, cost, evidence)
     return verdict.to_dict(), bank_metrics(evidence)

@@ -15,7 +15,7 @@ from mu_core.models import atomic_write
 from mu_core.methods import REGISTRY, get_method
 from mu_core.pipeline import execute_run, run_method, score_baselines
 from mu_core.relearn import relearn_metrics
-from mu_core.report import format_table, format_verdict, summary_table, to_csv
+from mu_core.results import ModelResult, format_table, format_verdict, summary_table, to_csv
 from mu_core.run_spec import spec_for
 from mu_core.settings import PRECISION_CHOICES, precision_setting
 from mu_core.store import RunStore
@@ -96,9 +96,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     scored = score_baselines(exp, ConsoleProgress(), notes=notes)
     for note in notes:
         print("note:", note)
-    results = {name: s.result for name, s in scored.items()}
-    print(format_table(list(results.values())))
-    write_json(args.json, results)
+    print(format_table([s.result for s in scored.values()]))
+    write_json(args.json, {name: s.result.to_dict() for name, s in scored.items()})
     return 0
 
 
@@ -125,9 +124,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
               f"seed {run['seed']}")
         rows = [run["result"]]
     print(format_table(rows))
-    if rows[0]["method"] != "retrained":
-        print(format_verdict(rows[0].get("verdict"), rows[0]["method"]))
-    write_json(args.json, rows[0])
+    if rows[0].method != "retrained":
+        print(format_verdict(rows[0].verdict, rows[0].method))
+    write_json(args.json, rows[0].to_dict())
     return 0
 
 
@@ -165,16 +164,16 @@ def cmd_unlearn(args: argparse.Namespace) -> int:
     if args.relearn:
         relearn = relearn_metrics(exp, scored.model, baselines["retrained"].model,
                                   baselines["original"].metrics["forget_acc"])
-        scored.result["metrics"].update(relearn)
+        scored.result = scored.result.with_metrics(relearn)
         print(f"relearn time: {relearn['relearn_steps']} steps{' (cap)' if relearn['relearn_capped'] else ''}, "
               f"Retrained {relearn['relearn_retrained_steps']}; ratio {relearn['relearn_ratio']:.2f} "
               "(about 1 = as Retrained; below 1 = knowledge left)")
     print(format_table([baselines["original"].result, baselines["retrained"].result, scored.result]))
-    print(format_verdict(scored.result["verdict"], scored.result["method"]))
+    print(format_verdict(scored.result.verdict, scored.result.method))
     if args.references is not None:
         bank = cli_bank.references_of(exp, args, args.references, ConsoleProgress())
         cli_bank.judge(exp, args, baselines, scored, spec, bank, ConsoleProgress())
-    write_json(args.json, {**scored.result, "run_id": run_id})
+    write_json(args.json, {**scored.result.to_dict(), "run_id": run_id})
     return 0
 
 
@@ -189,7 +188,7 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     names = method_names(args.methods)
     seeds = cli_checks.parse_seeds(args.seeds) or [args.seed]
     cli_bank.check(args, args.references)
-    rows: list[dict] = []
+    rows: list[ModelResult] = []
     for seed in seeds:
         args.seed = seed
         exp = experiment_from(args)
@@ -205,9 +204,9 @@ def cmd_benchmark(args: argparse.Namespace) -> int:
     table = summary_table(rows)
     print(table)
     for row in rows:
-        if row["method"] != "retrained":
-            print(format_verdict(row.get("verdict"), f"{row['method']}, seed {row['seed']}"))
-    write_json(args.json, {"rows": rows})
+        if row.method != "retrained":
+            print(format_verdict(row.verdict, f"{row.method}, seed {row.seed}"))
+    write_json(args.json, {"rows": [row.to_dict() for row in rows]})
     if args.csv:
         atomic_write(Path(args.csv), lambda p: p.write_text(to_csv(rows)))
         print(f"wrote {args.csv}")

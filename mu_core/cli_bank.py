@@ -10,7 +10,7 @@ from mu_core import bank as B
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment
 from mu_core.pipeline import Scored
-from mu_core.report import format_verdict
+from mu_core.results import format_verdict
 from mu_core.run_spec import RunSpec
 from mu_core.settings import ray_address
 from mu_core.training import ProgressFn
@@ -77,15 +77,14 @@ def judge(exp: Experiment, args: argparse.Namespace, baselines: dict[str, Scored
     """Replace `scored`'s verdict with the bank-level one (the method of `spec`, which gave `scored`, run len(bank)
     times; the Original, with no `spec`, does nothing and is its own N runs), add the bank metrics to its metrics,
     and print the verdict."""
-    name = scored.result["method"]
+    name = scored.result.method
     if spec is None:
         runs = [scored.evaluation] * bank.n_models
     else:
         runs = B.unlearning_runs(exp, spec, bank.n_models, baselines, address(args), progress)
     verdict, metrics = B.judged_with_bank(exp, baselines, scored, bank, runs)
-    scored.result["verdict"] = verdict
-    scored.result["metrics"].update(metrics)
-    print(format_verdict(verdict, f"{name}, seed {scored.result['seed']}"))
+    scored.result = scored.result.with_verdict(verdict).with_metrics(metrics)
+    print(format_verdict(verdict, f"{name}, seed {scored.result.seed}"))
 
 
 def refuse_stored_run(args: argparse.Namespace) -> None:

@@ -20,7 +20,9 @@ from PIL import Image
 from mu_core import jsonio, plots
 from mu_core.errors import MUError
 from mu_core.experiment import REPO_ROOT
+from mu_core.metric_registry import REGISTRY
 from mu_core.models import atomic_write
+from mu_core.results import ModelResult, format_value, sample_sizes
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 PDF_TIMEOUT_S = 120
@@ -53,7 +55,8 @@ def code_version() -> dict:
 
 
 def manifest(run: dict) -> dict:
-    """The JSON manifest of a finished run (design.md section 7)."""
+    """The JSON manifest of a finished run (design.md section 7), from its store record (whose "result" is a
+    ModelResult)."""
     if run.get("status") != "done" or not run.get("audit") or not run.get("result"):
         raise MUError(f"Run {run.get('id')} is {run.get('status')}: only a finished run has evidence to report.")
     audit, result = run["audit"], run["result"]
@@ -66,13 +69,13 @@ def manifest(run: dict) -> dict:
         "weights_sha256_after": audit.get("weights_sha256_after"),
         "original_fingerprint": audit.get("original_fingerprint"),
         "code_version": code_version(),
-        "method": result.get("method"), "hparams": result.get("hparams"),
-        "seeds": {"experiment": audit.get("seed"), "unlearning": result.get("seed")},
+        "method": result.method, "hparams": dict(result.hparams),
+        "seeds": {"experiment": audit.get("seed"), "unlearning": result.seed},
         "device": audit.get("device"),
-        "verdict": result.get("verdict"),
-        "metrics": result.get("metrics"),
-        "cost": {"seconds": result.get("seconds"), "time_ratio": result.get("time_ratio"),
-                 "compute_ratio": (result.get("metrics") or {}).get("compute_ratio")},
+        "verdict": result.verdict,
+        "metrics": dict(result.metrics),
+        "cost": {"seconds": result.seconds, "time_ratio": result.time_ratio,
+                 "compute_ratio": result.metrics.get("compute_ratio")},
         "limits": list(LIMITS),
         "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
@@ -98,6 +101,20 @@ def _cell(value) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _metrics_html(result: ModelResult) -> str:
+    """The run's registry metrics in the registry's order: label, value, what is better, sample sizes."""
+    rows = []
+    for key, metric in REGISTRY.items():
+        value = result.value(key)
+        if value is None:
+            continue
+        rows.append(f"<tr><td title='{html.escape(metric.definition, quote=True)}'>{html.escape(metric.label)}</td>"
+                    f"<td>{html.escape(format_value(value, key))}</td><td>{html.escape(metric.better)}</td>"
+                    f"<td>{html.escape(sample_sizes(result.metrics, key))}</td></tr>")
+    return ("<table><tr><th>metric</th><th>value</th><th>better</th><th>sample sizes</th></tr>"
+            f"{''.join(rows)}</table>")
 
 
 def _verdict_html(verdict: dict | None) -> str:
@@ -151,11 +168,8 @@ def report_html(run: dict, outputs: dict[str, np.ndarray] | None = None,
                 thumbnails: dict[str, np.ndarray] | None = None) -> str:
     """The self-contained HTML report of a finished run (plotly.js inlined; photos as data URIs)."""
     m = manifest(run)
-    result = run["result"]
-    metric_rows = "".join(f"<tr><td>{html.escape(k)}</td><td>{_cell(v)}</td></tr>"
-                          for k, v in (result.get("metrics") or {}).items() if not isinstance(v, dict))
     hparams = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{_cell(v)}</td></tr>"
-                      for k, v in (result.get("hparams") or {}).items())
+                      for k, v in m["hparams"].items())
     version = m["code_version"]
     code = version.get("git_commit") or version.get("package_version")
     request = m["request"]
@@ -172,7 +186,7 @@ Method <b>{html.escape(str(m['method']))}</b>, seed {m['seeds']['experiment']}, 
 model's training time; compute ratio (floating-point operations) {_cell(m['cost']['compute_ratio'])}.</p>
 <h2>Forgotten photos</h2>{_photos_html(m['forgotten_images'], thumbnails or {})}
 <h2>Loss of the forgotten photos against unseen photos</h2>{_charts_html(outputs, str(m['method']))}
-<h2>Metrics</h2><table>{metric_rows}</table>
+<h2>Metrics</h2>{_metrics_html(run['result'])}
 <h2>Hyperparameters</h2><table>{hparams}</table>
 <h2>Process record</h2><table>
 <tr><td>weights before (SHA-256)</td><td><code>{m['weights_sha256_before']}</code></td></tr>

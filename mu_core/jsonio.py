@@ -10,7 +10,10 @@ import numpy as np
 
 
 def clean(value: Any) -> Any:
-    """A copy of `value` made of dicts, lists, strings, finite floats, ints, bools and None."""
+    """A copy of `value` made of dicts, lists, strings, finite floats, ints, bools and None (a typed record such
+    as a ModelResult through its `to_dict`)."""
+    if hasattr(value, "to_dict"):
+        return clean(value.to_dict())
     if isinstance(value, dict):
         return {str(k): clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -27,6 +27,11 @@ class Metric:
     digits: int = 4
     in_result: bool = False   # stored at the top of the result (seconds, time_ratio), not under "metrics"
 
+    @property
+    def better(self) -> str:
+        """What is better, in words: "higher is better", "lower is better" or "closest to Retrained"."""
+        return self.direction if self.direction == CLOSEST else f"{self.direction} is better"
+
 
 _ALL = [
     Metric("test_acc", "test acc", HIGHER, "share",
@@ -136,6 +141,11 @@ _ALL = [
 
 REGISTRY: dict[str, Metric] = {m.key: m for m in _ALL}
 
+# What each sample-size key (a metric's `sample_keys`) counts, in words for tables and reports.
+SAMPLE_SIZES = {"mia_n_members": "members (forgotten photos)", "mia_n_nonmembers": "non-members (unseen photos)",
+                "identity_n_genuine": "genuine pairs", "identity_n_impostor": "impostor pairs",
+                "forget_quality_n_models": "models a side", "klom_bins": "bins"}
+
 # The CLI's and README's table columns, in the benchmark README's order.
 TABLE_KEYS = ("test_acc", "top2_acc", "forget_acc", "unseen_acc", "mia_accuracy", "forgetting_score", "nomus",
               "gap_to_retrained", "seconds", "time_ratio", "compute_ratio")
@@ -150,7 +160,3 @@ def get_metric(key: str) -> Metric:
 def label(key: str) -> str:
     return get_metric(key).label
 
-
-def value_of(result: dict, key: str):
-    """A metric's value in a model result (None when absent)."""
-    return result.get(key) if get_metric(key).in_result else result["metrics"].get(key)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -17,7 +18,7 @@ from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
 from mu_core.methods import UnlearnContext
 from mu_core.models import clone, weights_sha256
-from mu_core.results import model_result
+from mu_core.results import ModelResult
 from mu_core.run_model import weights_bytes
 from mu_core.run_spec import RunSpec
 from mu_core.store import WEIGHTS, RunStore
@@ -27,16 +28,16 @@ from mu_core.verdict import basic_verdict, identity_metrics
 
 @dataclass
 class Scored:
-    """A model with its evaluation (per-sample outputs) and its result dict (design.md section 8)."""
+    """A model with its evaluation (per-sample outputs) and its result (design.md section 8)."""
 
     name: str
     model: nn.Module
     evaluation: Evaluation
-    result: dict
+    result: ModelResult
 
     @property
-    def metrics(self) -> dict:
-        return self.result["metrics"]
+    def metrics(self) -> Mapping[str, Any]:
+        return self.result.metrics
 
 
 def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
@@ -56,10 +57,10 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
         metrics = {**model_metrics(ev, exp.dataset, retrained),
                    **evidence_metrics(exp, ev, flops[name], flops["retrained"])}
         hparams = {"recipe": exp.recipe.to_dict(), "trained_on": b.meta["trained_on"]}
-        scored[name] = Scored(name, b.model, ev, model_result(name, hparams, exp.seed, b.seconds, retrain_seconds,
-                                                              metrics, exp.original_source()))
+        scored[name] = Scored(name, b.model, ev, ModelResult.measured(name, hparams, exp.seed, b.seconds,
+                                                                      retrain_seconds, metrics, exp.original_source()))
     original = scored["original"]
-    original.result["verdict"] = run_verdict(exp, original.evaluation, original.result, scored)
+    original.result = original.result.with_verdict(run_verdict(exp, original.evaluation, original.result, scored))
     return {"original": original, "retrained": scored["retrained"]}
 
 
@@ -71,9 +72,9 @@ def evidence_metrics(exp: Experiment, ev: Evaluation, flops: int | None, retrain
     return {**identity, "flops": flops, "compute_ratio": compute_ratio(flops, retrained_flops)}
 
 
-def run_verdict(exp: Experiment, ev: Evaluation, result: dict, baselines: dict[str, Scored]) -> dict:
+def run_verdict(exp: Experiment, ev: Evaluation, result: ModelResult, baselines: dict[str, Scored]) -> dict:
     """The basic-level verdict of a model (an unlearned one, or the Original as if it were one)."""
-    cost = {"compute_ratio": result["metrics"].get("compute_ratio"), "time_ratio": result.get("time_ratio")}
+    cost = {"compute_ratio": result.metrics.get("compute_ratio"), "time_ratio": result.time_ratio}
     return basic_verdict(baselines["original"].evaluation, baselines["retrained"].evaluation, ev, exp.dataset,
                          exp.splits.scenario, cost).to_dict()
 
@@ -101,10 +102,9 @@ def run_method(exp: Experiment, spec: RunSpec, baselines: dict[str, Scored], pro
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
     metrics = {**model_metrics(ev, exp.dataset, baselines["retrained"].metrics),
                **evidence_metrics(exp, ev, flops.total, baselines["retrained"].metrics.get("flops"))}
-    result = model_result(method.name, dict(spec.hparams), exp.seed, seconds, baselines["retrained"].result["seconds"],
-                          metrics, exp.original_source())
-    result["verdict"] = run_verdict(exp, ev, result, baselines)
-    return Scored(method.name, model, ev, result)
+    result = ModelResult.measured(method.name, spec.hparams, exp.seed, seconds, baselines["retrained"].result.seconds,
+                                  metrics, exp.original_source())
+    return Scored(method.name, model, ev, result.with_verdict(run_verdict(exp, ev, result, baselines)))
 
 
 def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: str) -> dict:
@@ -118,11 +118,11 @@ def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: s
                        "image_sha256": hashlib.sha256(
                            np.ascontiguousarray(ds.load_image(int(i))).tobytes()).hexdigest()}
                       for i in forget],
-        "method": scored.result["method"], "hparams": scored.result["hparams"], "seed": exp.seed,
+        "method": scored.result.method, "hparams": dict(scored.result.hparams), "seed": exp.seed,
         "original_fingerprint": exp.fingerprint("original"),
         "weights_sha256_before": weights_sha256(original), "weights_sha256_after": weights_sha256(scored.model),
-        "metrics": scored.metrics, "verdict": scored.result.get("verdict"),
-        "seconds": scored.result["seconds"], "time_ratio": scored.result["time_ratio"],
+        "metrics": dict(scored.metrics), "verdict": scored.result.verdict,
+        "seconds": scored.result.seconds, "time_ratio": scored.result.time_ratio,
         "device": str(exp.device),
     }
 

@@ -1,19 +1,19 @@
 """Plotly figures of model results: pure functions from numbers to `go.Figure` (no Streamlit).
 
 Every model keeps one colour in every figure: Original grey, Retrained green, runs from a palette in the order
-they are given (`model_colors`). `rows` are model results as the engine produces them (`{"method", "hparams",
-"seed", "seconds", "time_ratio", "metrics"}`) with a "label" key for display."""
+they are given (`model_colors`). Figures of whole results take them by display label (label -> ModelResult)."""
 from __future__ import annotations
 
 import math
-from typing import Iterable
+from typing import Iterable, Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mu_core import metrics as M
-from mu_core.report import HEADINGS, KEYS
+from mu_core.metric_registry import REGISTRY
+from mu_core.results import ModelResult
 
 ORIGINAL, RETRAINED = "Original", "Retrained"
 BASELINE_COLORS = {ORIGINAL: "#7f7f7f", RETRAINED: "#2ca02c"}
@@ -22,10 +22,6 @@ FORGET_COLOR, UNSEEN_COLOR = "#d62728", "#1f77b4"
 UTILITY_COLOR, FORGETTING_COLOR = "#4c78a8", "#f58518"
 DECADES_FOR_LOG = 2   # values spanning more than this many powers of ten go on a log scale
 PANELS_PER_ROW = 3
-NAMES = dict(zip(KEYS, HEADINGS))
-BETTER = {"test_acc": "higher is better", "top2_acc": "higher is better", "nomus": "higher is better",
-          "forgetting_score": "lower is better", "gap_to_retrained": "lower is better",
-          "seconds": "lower is better", "time_ratio": "lower is better"}
 
 
 def model_colors(labels: Iterable[str]) -> dict[str, str]:
@@ -211,12 +207,12 @@ def mia_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], sizes: dict[str, i
 
 # ----- NoMUS -----------------------------------------------------------------------------------------------------
 
-def nomus_parts(rows: list[dict], lam: float, target: str = RETRAINED) -> go.Figure:
-    """Stacked bars per model whose NoMUS has both parts: utility lam * test_acc + forgetting
+def nomus_parts(results: Mapping[str, ModelResult], lam: float, target: str = RETRAINED) -> go.Figure:
+    """Stacked bars per model (label -> result) whose NoMUS has both parts: utility lam * test_acc + forgetting
     (1 - lam) * (1 - 2 * |mia_accuracy - 0.5|); models whose attack had too few samples are left out (callers say
     so). The `target` model's NoMUS is drawn as a dashed line: closest to it is best, not highest."""
-    parts = {r["label"]: M.nomus_parts(r["metrics"]["test_acc"], _float(r["metrics"].get("mia_accuracy")), lam)
-             for r in rows}
+    parts = {label: M.nomus_parts(r.metrics["test_acc"], _float(r.metrics.get("mia_accuracy")), lam)
+             for label, r in results.items()}
     parts = {label: p for label, p in parts.items() if math.isfinite(p["forgetting"])}
     labels = list(parts)
     fig = go.Figure()
@@ -299,22 +295,22 @@ def _float(value) -> float:
 
 # ----- trade-offs ------------------------------------------------------------------------------------------------
 
-def tradeoff(rows: list[dict], x: str, y: str, target: str = "retrained") -> go.Figure:
-    """Scatter of models on two metrics (keys of the result or of its metrics, e.g. x="forgetting_score",
-    y="test_acc"; x="seconds", y="nomus"). The `target` method's model (Retrained) is a star with dotted guides
-    through it: the closer a run is to it, the more it behaves as if retrained. Hover shows the method and its
-    hyperparameters. A metric spanning decades (time) goes on a log scale."""
-    colors = model_colors(r["label"] for r in rows)
-    xs, ys = (np.array([_float(_value(r, key)) for r in rows]) for key in (x, y))
+def tradeoff(results: Mapping[str, ModelResult], x: str, y: str, target: str = "retrained") -> go.Figure:
+    """Scatter of models (label -> result) on two registry metrics (e.g. x="forgetting_score", y="test_acc";
+    x="seconds", y="nomus"). The `target` method's model (Retrained) is a star with dotted guides through it: the
+    closer a run is to it, the more it behaves as if retrained. Hover shows the method and its hyperparameters. A
+    metric spanning decades (time) goes on a log scale."""
+    colors = model_colors(results)
+    xs, ys = (np.array([_float(r.value(key)) for r in results.values()]) for key in (x, y))
     fig = go.Figure()
-    for row, vx, vy in zip(rows, xs, ys):
-        is_target, is_original = row["method"] == target, row["label"] == ORIGINAL
+    for (label, result), vx, vy in zip(results.items(), xs, ys):
+        is_target, is_original = result.method == target, label == ORIGINAL
         symbol = "star" if is_target else "diamond" if is_original else "circle"
         fig.add_trace(go.Scatter(
-            x=[vx], y=[vy], mode="markers", name=f"{row['label']} (target)" if is_target else row["label"],
-            marker=dict(color=colors[row["label"]], size=18 if is_target else 12, symbol=symbol,
+            x=[vx], y=[vy], mode="markers", name=f"{label} (target)" if is_target else label,
+            marker=dict(color=colors[label], size=18 if is_target else 12, symbol=symbol,
                         line=dict(color="black", width=1)),
-            hovertemplate=(f"<b>{row['label']}</b><br>method: {row['method']}<br>{_hparams_text(row)}"
+            hovertemplate=(f"<b>{label}</b><br>method: {result.method}<br>{_hparams_text(result)}"
                            f"<br>{_name(x)}: %{{x:.4g}}<br>{_name(y)}: %{{y:.4g}}<extra></extra>")))
         if is_target and np.isfinite(vx) and np.isfinite(vy):
             fig.add_vline(x=vx, line=dict(color=BASELINE_COLORS[RETRAINED], dash="dot", width=1))
@@ -327,23 +323,18 @@ def tradeoff(rows: list[dict], x: str, y: str, target: str = "retrained") -> go.
     return fig
 
 
-def _value(row: dict, key: str):
-    return row[key] if key in row and key != "metrics" else row["metrics"].get(key)
-
-
 def _name(key: str) -> str:
-    return NAMES.get(key, key.replace("_", " "))
+    return REGISTRY[key].label
 
 
 def _axis_title(key: str, log: bool) -> str:
-    notes = [n for n in (BETTER.get(key), "log scale" if log else None) if n]
-    return _name(key) + (f" ({', '.join(notes)})" if notes else "")
+    return _name(key) + f" ({REGISTRY[key].better}{', log scale' if log else ''})"
 
 
-def _hparams_text(row: dict) -> str:
+def _hparams_text(result: ModelResult) -> str:
     """The hyperparameters, one per line; for the baselines (whose "hparams" hold the training recipe), the
     recipe's epochs and learning rate only."""
-    hp = row.get("hparams") or {}
+    hp = result.hparams
     if "recipe" in hp:
         hp = {k: hp["recipe"].get(k) for k in ("epochs", "lr") if k in hp["recipe"]}
     return "<br>".join(f"{k} = {v}" for k, v in hp.items()) or "no hyperparameters"

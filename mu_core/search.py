@@ -192,7 +192,7 @@ def seed_result(setup: SeedSetup, spec: RunSpec) -> dict[str, Any]:
     checks = {c["name"]: c["pass"] for c in verdict["checks"] if c["name"] in CHECK_NAMES}
     return {"seed": exp.seed, "forgotten": verdict["forgotten"], "checks": checks,
             "forget_quality": metrics.get("forget_quality"), "compute_ratio": scored.metrics.get("compute_ratio"),
-            "time_ratio": scored.result.get("time_ratio"), "seconds": scored.result["seconds"],
+            "time_ratio": scored.result.time_ratio, "seconds": scored.result.seconds,
             "forget_acc": scored.metrics.get("forget_acc"), "test_acc": scored.metrics.get("test_acc"),
             "mia_accuracy": scored.metrics.get("mia_accuracy"), "nomus": scored.metrics.get("nomus"),
             "summary": verdict["summary"]}

@@ -11,7 +11,10 @@ Faults never end in a traceback and never cost the user's data:
   one raises `StoreReadOnly`;
 - a database file that is not a readable SQLite database is left untouched (`damaged` says where it is and what
   to do); reading or writing raises `StoreDamaged`;
-- a run whose artifacts are missing or unreadable is listed with `damaged` set; `outputs` raises `RunDamaged`."""
+- a run whose artifacts are missing or unreadable is listed with `damaged` set; `outputs` raises `RunDamaged`.
+
+JSON is written strictly (jsonio: null where a value is missing or not a number, never a bare NaN); rows written
+before, with NaN in them, still load. A run's "result" is read back as a ModelResult."""
 from __future__ import annotations
 
 import json
@@ -29,9 +32,11 @@ from urllib.parse import quote
 
 import numpy as np
 
+from mu_core import jsonio
 from mu_core.errors import MUError
 from mu_core.experiment import REPO_ROOT
 from mu_core.process import ProcessId, is_alive, this_process
+from mu_core.results import ModelResult
 
 DB_NAME = "runs.sqlite"
 OUTPUTS = "outputs.npz"
@@ -48,7 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seed INTEGER NOT NULL,
     method TEXT NOT NULL,
     hparams TEXT NOT NULL,         -- JSON
-    result TEXT,                   -- JSON model result (design.md section 8)
+    result TEXT,                   -- JSON model result (ModelResult.to_dict; design.md section 8)
     audit TEXT,                    -- JSON audit record
     message TEXT                   -- why a run failed or was cancelled
 );
@@ -184,11 +189,11 @@ class RunStore:
         with self._writing() as con:
             con.execute("INSERT INTO runs (id, created, status, dataset, scenario, forget, seed, method, hparams, "
                         "pid, pid_started, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, time.time(), dataset, scenario, forget, seed, method, json.dumps(hparams),
+                        (run_id, time.time(), dataset, scenario, forget, seed, method, jsonio.dumps(hparams),
                          me.pid, me.started, me.host))
         return run_id
 
-    def finish(self, run_id: str, result: dict, audit: dict, arrays: dict[str, np.ndarray] | None = None,
+    def finish(self, run_id: str, result: ModelResult, audit: dict, arrays: dict[str, np.ndarray] | None = None,
                files: dict[str, bytes] | None = None) -> None:
         """Write the artifacts (per-sample `arrays` as outputs.npz, and `files` by name, e.g. the weights as
         model.safetensors) atomically, through a temporary folder, then mark the run done (clearing any message
@@ -210,7 +215,7 @@ class RunStore:
                     from None
         with self._writing() as con:
             con.execute("UPDATE runs SET status='done', finished=?, result=?, audit=?, message=NULL WHERE id=?",
-                        (time.time(), json.dumps(result, default=float), json.dumps(audit, default=float), run_id))
+                        (time.time(), jsonio.dumps(result), jsonio.dumps(audit), run_id))
 
     def fail(self, run_id: str, status: str, message: str) -> None:
         shutil.rmtree(self.artifact_dir(run_id), ignore_errors=True)
@@ -274,6 +279,7 @@ class RunStore:
         return path if path.is_file() else None
 
     def _decode(self, row: sqlite3.Row) -> dict:
+        """The row as a dict: hparams and audit as JSON values, result as a ModelResult (None when absent)."""
         d = dict(row)
         d["damaged"] = None
         for key in ("hparams", "result", "audit"):
@@ -281,6 +287,11 @@ class RunStore:
                 d[key] = json.loads(d[key]) if d[key] else None
             except ValueError:
                 d[key], d["damaged"] = None, f"its {key} record in the database is not valid JSON"
+        if d["result"] is not None:
+            try:
+                d["result"] = ModelResult.from_dict(d["result"])
+            except (ValueError, TypeError, AttributeError) as e:
+                d["result"], d["damaged"] = None, f"its result record in the database is not a model result ({e})"
         outputs = self.artifact_dir(d["id"]) / OUTPUTS
         if d["status"] == "done" and d["damaged"] is None:
             if d["result"] is None:

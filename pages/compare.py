@@ -37,15 +37,15 @@ if not runs:
 rows, outputs = [], {}
 for row in results.baseline_rows(base) + results.run_rows([by_id[i] for i in picked]):
     try:
-        outputs[row["label"]] = results.outputs_of(row, base)
+        outputs[row.label] = results.outputs_of(row, base)
     except RunDamaged as e:
         st.warning(str(e), icon=":material/broken_image:")
     else:
         rows.append(row)
 scenario_kind = cur.dataset.scenarios[cur.choice.scenario].kind
 who = demo.forget_name(cur.dataset, cur.spec)
-retrain_seconds = base["retrained"].result["seconds"]
-chosen = [i for i in picked if any(r.get("run_id") == i for r in rows)]
+retrain_seconds = base["retrained"].result.seconds
+chosen = [i for i in picked if any(r.run_id == i for r in rows)]
 run = by_id[chosen[0]] if chosen else None
 with card_area:
     if run is None:
@@ -59,7 +59,7 @@ with card_area:
                                      format_func=lambda i: results.run_label(by_id[i]))]
         label = results.run_label(run)
         judged = verdict_card.bank_judged(run["id"])
-        verdict = judged["verdict"] if judged else run["result"].get("verdict")
+        verdict = judged["verdict"] if judged else run["result"].verdict
         minutes = verdict_card.bank_minutes(retrain_seconds)
         verdict_card.show(verdict, run["result"], who, label, retrain_seconds,
                           decide=f"build a reference bank of {verdict_card.SUGGESTED_BANK} models, about "
@@ -90,10 +90,10 @@ results.show_metric_table(results.metric_table(rows, lam, scenario_kind))
 st.caption("**MIA accuracy** is the attack's accuracy (0.5 = it cannot tell forgotten photos from unseen ones); "
            "the **forgetting score** |MIA−0.5| is what the benchmark's tables print under 'MIA' (0 is best). "
            "The attack runs on few photos: read it with its spread and sample sizes, against Retrained.")
-complete = [r for r in rows if r["metrics"].get("mia_accuracy") is not None
-            and np.isfinite(r["metrics"]["mia_accuracy"])]
+complete = [r for r in rows if r.result.metrics.get("mia_accuracy") is not None
+            and np.isfinite(r.result.metrics["mia_accuracy"])]
 if len(complete) >= 2:
-    st.plotly_chart(plots.nomus_parts(complete, lam), key="nomus")
+    st.plotly_chart(plots.nomus_parts(results.by_label(complete), lam), key="nomus")
 else:
     st.caption("NoMUS is not drawn: its forgetting part needs the membership attack, which cannot run on this "
                "few photos (see the attack samples in the table).")
@@ -106,16 +106,16 @@ st.plotly_chart(plots.loss_histograms({label: (o["forget.loss"], o["unseen.loss"
 
 st.subheader("Membership-inference ROC")
 curves = {label: metrics.mia_roc(o["forget.loss"], o["unseen.loss"]) for label, o in outputs.items()}
-sizes = {row["label"]: (row["metrics"]["mia_n_members"], row["metrics"]["mia_n_nonmembers"]) for row in rows}
+sizes = {row.label: (row.result.metrics["mia_n_members"], row.result.metrics["mia_n_nonmembers"]) for row in rows}
 st.plotly_chart(plots.mia_roc(curves, sizes), key="roc")
 
 st.subheader("Per-class accuracy")
 forgotten_classes = {c: f"{c} (forgotten photos)" for row in rows
-                     for c in row["metrics"].get("per_class_forget_acc", {}) if scenario_kind == "identity"}
-per_class = {row["label"]: {**row["metrics"]["per_class_acc"],
-                            **{forgotten_classes[c]: v for c, v in row["metrics"].get("per_class_forget_acc",
-                                                                                       {}).items()
-                               if c in forgotten_classes}} for row in rows}
+                     for c in row.result.metrics.get("per_class_forget_acc", {}) if scenario_kind == "identity"}
+per_class = {row.label: {**row.result.metrics["per_class_acc"],
+                         **{forgotten_classes[c]: v for c, v in row.result.metrics.get("per_class_forget_acc",
+                                                                                        {}).items()
+                            if c in forgotten_classes}} for row in rows}
 shown = plots.classes_that_matter(per_class, forgotten=forgotten_classes.values())
 st.caption(f"The {len(shown)} classes that matter: the forgotten people (on their forgotten training photos) and "
            "the largest changes against Retrained; the others change less.")

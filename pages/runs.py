@@ -36,8 +36,9 @@ rows = results.run_rows(usable)
 if base is not None and rows:
     st.subheader("Trade-offs on this forget set")
     everyone = results.baseline_rows(base) + rows
-    st.plotly_chart(plots.tradeoff(everyone, "forgetting_score", "test_acc"), key="tradeoff_forgetting")
-    st.plotly_chart(plots.tradeoff(everyone, "seconds", "nomus"), key="tradeoff_time")
+    st.plotly_chart(plots.tradeoff(results.by_label(everyone), "forgetting_score", "test_acc"),
+                    key="tradeoff_forgetting")
+    st.plotly_chart(plots.tradeoff(results.by_label(everyone), "seconds", "nomus"), key="tradeoff_time")
 
 st.subheader("History")
 shown = here if st.toggle("Only this forget set", value=False) else everything

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mu_core.methods import REGISTRY  # noqa: E402  (run as a script from the repository)
 from mu_core.plots_compute import BASELINE  # noqa: E402
-from mu_core.report import render  # noqa: E402
+from mu_core.results import ModelResult, render  # noqa: E402
 from mu_core.tuning import TRIALS_ROOT, compute_ratio, read_trials, smallest_passing_ratio  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
@@ -48,25 +48,25 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
     if not path.exists():
         return [f"No bank-level benchmark of the {scenario} scenario yet (scripts/benchmark.sh {scenario}).", ""]
     meta = json.loads(path.with_suffix(".meta.json").read_text())
-    rows: dict[str, list[dict]] = {}
-    for row in json.loads(path.read_text())["rows"]:
-        if row["method"] != "retrained":
-            rows.setdefault(row["method"], []).append(row)
+    rows: dict[str, list[ModelResult]] = {}
+    for row in map(ModelResult.from_dict, json.loads(path.read_text())["rows"]):
+        if row.method != "retrained":
+            rows.setdefault(row.method, []).append(row)
     lines, meeting = [], []
     for method, runs in rows.items():
-        verdicts = [r["verdict"] for r in runs]
-        ratios = [r["metrics"].get("compute_ratio") for r in runs]
+        verdicts = [r.verdict for r in runs]
+        ratios = [r.metrics.get("compute_ratio") for r in runs]
         ratio = max(ratios) if None not in ratios else None
         every = all(v["forgotten"] is True and v["level"] == "bank" for v in verdicts)
         beat = beats(ratio if every else None, baseline, tried) if method not in ("original", BASELINE) else "-"
         on_target = every and ratio is not None and ratio <= MAX_RATIO and beat == "yes"
         meeting += [method] if on_target else []
         lines.append([REGISTRY[method].title if method in REGISTRY else method,
-                      ", ".join(f"{r['seed']}: {WORD[r['verdict']['forgotten']]}" for r in runs),
-                      "n/a" if ratio is None else f"{ratio:.4f}", mean([r.get("time_ratio") for r in runs]),
-                      mean([r["metrics"].get("mia_accuracy") for r in runs]),
-                      mean([r["metrics"].get("nomus") for r in runs]),
-                      mean([r["metrics"].get("forget_quality") for r in runs]), beat, "yes" if on_target else "no"])
+                      ", ".join(f"{r.seed}: {WORD[r.verdict['forgotten']]}" for r in runs),
+                      "n/a" if ratio is None else f"{ratio:.4f}", mean([r.time_ratio for r in runs]),
+                      mean([r.metrics.get("mia_accuracy") for r in runs]),
+                      mean([r.metrics.get("nomus") for r in runs]),
+                      mean([r.metrics.get("forget_quality") for r in runs]), beat, "yes" if on_target else "no"])
     n = verdicts[0].get("n_models") if verdicts else "?"
     headings = ["method", "verdict per seed (bank level)", "largest compute ratio", "mean time ratio",
                 "mean MIA accuracy", "mean NoMUS", f"mean F (N = {n})", "beats Retrained for the same compute",

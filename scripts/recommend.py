@@ -20,41 +20,41 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from mu_core.data import load_dataset  # noqa: E402  (the repository root first on the path)
+from mu_core.baselines import BASELINES  # noqa: E402
+from mu_core.results import ModelResult  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
-BASELINES = ("original", "retrained")
 
 
-def _failed(row: dict) -> list[str] | None:
+def _failed(row: ModelResult) -> list[str] | None:
     """The failed checks of a judged row, None for a row without a verdict."""
-    verdict = row.get("verdict")
-    if not verdict:
+    if not row.verdict:
         return None
-    return [c["name"] for c in verdict.get("checks", []) if c.get("pass") is False]
+    return [c["name"] for c in row.verdict.get("checks", []) if c.get("pass") is False]
 
 
-def _cost(rows: list[dict]) -> float:
-    values = [r["metrics"].get("compute_ratio") for r in rows]
-    values = [v for v in values if v is not None] or [r["time_ratio"] for r in rows]
+def _cost(rows: list[ModelResult]) -> float:
+    values = [r.metrics.get("compute_ratio") for r in rows]
+    values = [v for v in values if v is not None] or [r.time_ratio for r in rows]
     return sum(values) / len(values)
 
 
-def recommend(rows: list[dict]) -> dict:
+def recommend(rows: list[ModelResult]) -> dict:
     """{"method", "cost", "passed", "closest", "failed", "seeds", "level"}; method None when none passes."""
-    by_method: dict[str, list[dict]] = {}
+    by_method: dict[str, list[ModelResult]] = {}
     for row in rows:
-        if row["method"] not in BASELINES:
-            by_method.setdefault(row["method"], []).append(row)
+        if row.method not in BASELINES:
+            by_method.setdefault(row.method, []).append(row)
     passed = {name: _cost(runs) for name, runs in by_method.items()
-              if all((r.get("verdict") or {}).get("forgotten") is True for r in runs)}
+              if all((r.verdict or {}).get("forgotten") is True for r in runs)}
     judged = {name: sorted({c for r in runs for c in _failed(r)}) for name, runs in by_method.items()
               if all(_failed(r) is not None for r in runs)}
     closest = min(judged, key=lambda n: (len(judged[n]), _cost(by_method[n]))) if judged and not passed else None
     best = min(passed, key=passed.get) if passed else None
-    levels = sorted({(r.get("verdict") or {}).get("level") or "none" for r in rows if r["method"] not in BASELINES})
+    levels = sorted({(r.verdict or {}).get("level") or "none" for r in rows if r.method not in BASELINES})
     return {"method": best, "cost": passed.get(best), "passed": sorted(passed, key=passed.get),
             "closest": closest, "failed": judged.get(closest, []),
-            "seeds": sorted({r["seed"] for r in rows}), "level": ", ".join(levels)}
+            "seeds": sorted({r.seed for r in rows}), "level": ", ".join(levels)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [RESULTS / f"bank-{scenario}.json", RESULTS / f"benchmark-{scenario}.json"]
         path = next((p for p in paths if p.is_file()), None)
         if path is not None:
-            out[args.dataset][scenario] = {**recommend(json.loads(path.read_text())["rows"]),
+            rows = [ModelResult.from_dict(row) for row in json.loads(path.read_text())["rows"]]
+            out[args.dataset][scenario] = {**recommend(rows),
                                            "results": str(path.relative_to(ROOT))}
     (RESULTS / "recommended.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out[args.dataset], indent=2))

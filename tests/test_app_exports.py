@@ -37,8 +37,8 @@ def stored(monkeypatch, tmp_path, tiny_baselines) -> dict[str, str]:
     run = store.get(done)
     result, audit = run["result"], run["audit"]
     for key in NOT_A_NUMBER:
-        result["metrics"][key] = audit["metrics"][key] = float("nan")
-    store.finish(done, result, audit)
+        audit["metrics"][key] = float("nan")
+    store.finish(done, result.with_metrics({key: float("nan") for key in NOT_A_NUMBER}), audit)
     cancelled = store.start("orl", exp.splits.scenario, exp.splits.forget_spec, exp.seed, "finetune", QUICK)
     store.fail(cancelled, "cancelled", "Cancelled by the user; nothing was stored.")
     return {"done": done, "cancelled": cancelled}

@@ -1,6 +1,7 @@
 """The evidence pack: manifest, self-contained HTML and PDF of a stored run."""
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -9,6 +10,7 @@ import pytest
 
 from mu_core.errors import MUError
 from mu_core.evidence_pack import find_chromium, manifest, report_html, write_pack
+from mu_core.results import ModelResult
 
 
 def finished_run(forgotten: bool | None = False) -> dict:
@@ -20,8 +22,10 @@ def finished_run(forgotten: bool | None = False) -> dict:
                       "people:4", "seed": 0, "device": "cpu", "weights_sha256_before": "a" * 64,
                       "weights_sha256_after": "b" * 64,
                       "forgotten": [{"sample_id": "s5/1", "identity": "s5", "image_sha256": "c" * 64}]},
-            "result": {"method": "finetune", "hparams": {"lr": 0.01}, "seed": 0, "seconds": 1.5, "time_ratio": 0.05,
-                       "metrics": {"test_acc": 0.9, "mia_accuracy": float("nan")}, "verdict": verdict}}
+            "result": ModelResult("finetune", {"lr": 0.01}, 0, 1.5, 0.05,
+                                  {"test_acc": 0.9, "mia_accuracy": float("nan"), "identity_dprime": 2.5,
+                                   "identity_n_genuine": 84, "identity_n_impostor": 1200, "per_class_acc": {"s1": 1.0}},
+                                  verdict=verdict)}
 
 
 def test_manifest_holds_the_process_and_the_verdict_as_strict_json():
@@ -51,6 +55,15 @@ def test_html_is_self_contained_and_says_the_verdict():
     markup = re.sub(r"<script.*?</script>", "", page, flags=re.S)
     assert not re.search(r"""(src|href)=["']https?://""", markup) and "@import" not in markup
     assert ">nan<" not in page.lower()  # a missing metric reads as a dash, not "nan"
+
+
+def test_the_metric_table_reads_labels_and_sample_sizes_from_the_registry():
+    page = report_html(finished_run())
+    table = page[page.index("<h2>Metrics</h2>"):page.index("<h2>Hyperparameters</h2>")]
+    assert "<td>identity d'</td>" in html.unescape(re.sub(r"<td title='[^']*'>", "<td>", table))
+    assert "84 genuine pairs, 1200 impostor pairs" in table and "closest to Retrained" in table
+    assert "identity_dprime" not in table and "per_class_acc" not in table and "s1" not in table
+    assert "<td>test acc</td>" in re.sub(r"<td title='[^']*'>", "<td>", table)
 
 
 def test_pack_written_with_valid_manifest_and_pdf(tmp_path):

@@ -9,23 +9,23 @@ import pytest
 
 from mu_core import plots
 from mu_core.metrics import mia_roc, nomus_parts
+from mu_core.results import ModelResult
 
 RNG = np.random.default_rng(0)
 
 
-def result_row(label: str, method: str, test_acc: float, mia_accuracy: float, seconds: float,
-               hparams: dict | None = None) -> dict:
-    return {"label": label, "method": method, "hparams": hparams or {}, "seed": 0, "seconds": seconds,
-            "time_ratio": seconds / 100.0,
-            "metrics": {"test_acc": test_acc, "mia_accuracy": mia_accuracy,
+def result(method: str, test_acc: float, mia_accuracy: float, seconds: float, hparams: dict | None = None
+           ) -> ModelResult:
+    return ModelResult(method, hparams or {}, 0, seconds, seconds / 100.0,
+                       {"test_acc": test_acc, "mia_accuracy": mia_accuracy,
                         "forgetting_score": abs(mia_accuracy - 0.5), "nomus": 0.5 * test_acc + 0.5 * (
-                            1 - 2 * abs(mia_accuracy - 0.5))}}
+                            1 - 2 * abs(mia_accuracy - 0.5))})
 
 
-ROWS = [result_row("Original", "original", 0.9, 0.8, 120.0, {"recipe": {"epochs": 30, "lr": 0.01}}),
-        result_row("Retrained", "retrained", 0.88, 0.52, 100.0, {"recipe": {"epochs": 30, "lr": 0.01}}),
-        result_row("NegGrad #a1b2c3", "neggrad", 0.8, 0.6, 3.0, {"lr": 0.001, "epochs": 2}),
-        result_row("SCRUB #d4e5f6", "scrub", 0.85, 0.55, 0.5, {"alpha": 0.5})]
+ROWS = {"Original": result("original", 0.9, 0.8, 120.0, {"recipe": {"epochs": 30, "lr": 0.01}}),
+        "Retrained": result("retrained", 0.88, 0.52, 100.0, {"recipe": {"epochs": 30, "lr": 0.01}}),
+        "NegGrad #a1b2c3": result("neggrad", 0.8, 0.6, 3.0, {"lr": 0.001, "epochs": 2}),
+        "SCRUB #d4e5f6": result("scrub", 0.85, 0.55, 0.5, {"alpha": 0.5})}
 
 
 def axes(fig: go.Figure, letter: str) -> list:
@@ -98,16 +98,17 @@ def test_mia_roc_has_the_diagonal_auc_and_sizes():
 def test_nomus_parts_stack_to_nomus():
     fig = plots.nomus_parts(ROWS, lam=0.3)
     utility, forgetting = fig.data
-    assert fig.layout.barmode == "stack" and list(utility.x) == [r["label"] for r in ROWS]
-    for row, u, f in zip(ROWS, utility.y, forgetting.y):
-        expected = nomus_parts(row["metrics"]["test_acc"], row["metrics"]["mia_accuracy"], 0.3)
+    assert fig.layout.barmode == "stack" and list(utility.x) == list(ROWS)
+    for row, u, f in zip(ROWS.values(), utility.y, forgetting.y):
+        expected = nomus_parts(row.metrics["test_acc"], row.metrics["mia_accuracy"], 0.3)
         assert math.isclose(u, expected["utility"]) and math.isclose(f, expected["forgetting"])
     assert "λ = 0.30" in fig.layout.title.text and forgetting.text[1] == "0.936"  # 0.3 * 0.88 + 0.7 * 0.96
     assert "closest to Retrained" in fig.layout.title.text
     assert math.isclose(fig.layout.shapes[0].y0, 0.936) and "target: Retrained" in fig.layout.annotations[0].text
-    too_few = [{**ROWS[0], "metrics": {**ROWS[0]["metrics"], "mia_accuracy": float("nan")}}, ROWS[1]]
+    too_few = {"Original": ROWS["Original"].with_metrics({"mia_accuracy": float("nan")}),
+               "Retrained": ROWS["Retrained"]}
     fig = plots.nomus_parts(too_few, lam=0.5)
-    assert list(fig.data[0].x) == [ROWS[1]["label"]]  # only models with both parts
+    assert list(fig.data[0].x) == ["Retrained"]  # only models with both parts
 
 
 def test_classes_that_matter_put_the_forgotten_first_then_the_largest_changes():

@@ -9,6 +9,7 @@ import torch
 
 from mu_core import evidence as E
 from mu_core.face_verdicts import face_verdicts, signal_from_loss
+from mu_core.results import ModelResult
 from tests.appkit import ROOT
 
 spec = importlib.util.spec_from_file_location("recommend", ROOT / "scripts" / "recommend.py")
@@ -17,14 +18,13 @@ spec.loader.exec_module(recommend)
 
 
 def row(method: str, seed: int, forgotten: bool | None, failed: tuple[str, ...] = (), compute: float = 0.05
-        ) -> dict:
+        ) -> ModelResult:
     checks = [{"name": n, "pass": n not in failed} for n in ("recognition", "utility", "identity_features")]
     verdict = None if forgotten is None else {"forgotten": forgotten, "level": "bank", "checks": checks}
-    return {"method": method, "seed": seed, "time_ratio": compute, "metrics": {"compute_ratio": compute},
-            "verdict": verdict}
+    return ModelResult(method, {}, seed, 1.0, compute, {"compute_ratio": compute}, verdict=verdict)
 
 
-def rows(*methods: tuple) -> list[dict]:
+def rows(*methods: tuple) -> list[ModelResult]:
     out = []
     for seed in (0, 1):
         out += [row("original", seed, False, ("recognition",), 1.25), row("retrained", seed, None, (), 1.0)]
@@ -40,7 +40,7 @@ def test_the_cheapest_method_forgotten_on_every_seed_is_recommended():
 
 def test_a_method_forgotten_on_one_seed_only_is_not_recommended():
     data = rows(("a", (True, (), 0.02)))
-    next(r for r in data if r["method"] == "a" and r["seed"] == 1)["verdict"]["forgotten"] = False
+    next(r for r in data if r.method == "a" and r.seed == 1).verdict["forgotten"] = False
     assert recommend.recommend(data)["method"] is None
 
 

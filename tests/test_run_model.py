@@ -13,6 +13,7 @@ from mu_core.cli import main
 from mu_core.errors import MUError
 from mu_core.evidence_pack import find_chromium
 from mu_core.models import build_model, weights_sha256
+from mu_core.results import ModelResult
 from mu_core.run_model import load_run_model, weights_bytes
 from mu_core.store import WEIGHTS, RunStore
 
@@ -23,8 +24,7 @@ FORGOTTEN = [{"sample_id": "s5/1", "identity": "s5", "image_sha256": "c" * 64}]
 def stored_run(store: RunStore, model: torch.nn.Module | None) -> str:
     run_id = store.start("orl", "person", "people:4", 0, "finetune", {"epochs": 1})
     verdict = {"forgotten": False, "level": "basic", "n_models": 1, "summary": "Not forgotten.", "checks": []}
-    store.finish(run_id, {"method": "finetune", "hparams": {"epochs": 1}, "seed": 0, "seconds": 1.0,
-                          "time_ratio": 0.1, "metrics": {"test_acc": 0.9}, "verdict": verdict},
+    store.finish(run_id, ModelResult("finetune", {"epochs": 1}, 0, 1.0, 0.1, {"test_acc": 0.9}, verdict=verdict),
                  {"dataset": "orl", "scenario": "person", "forget_selection": "people:4", "seed": 0,
                   "forgotten": FORGOTTEN},
                  {"forget.loss": np.ones(3), "unseen.loss": np.zeros(3)},

@@ -16,15 +16,17 @@ import pytest
 
 from mu_core import pipeline
 from mu_core.cli import main
+from mu_core.results import ModelResult
 from mu_core.run_spec import spec_for
 from mu_core.store import DB_NAME, RunDamaged, RunStore, StoreDamaged, StoreReadOnly
 
 ARGS = ("orl", "person", "people:2", 0, "finetune", {"epochs": 1})
+RESULT = ModelResult("finetune", {"epochs": 1}, 0, 1.0, 0.1, {"test_acc": 0.9})
 
 
 def finished_run(store: RunStore) -> str:
     run_id = store.start(*ARGS)
-    store.finish(run_id, {"metrics": {"test_acc": 0.9}}, {"run_id": run_id}, {"forget.loss": np.arange(3.0)})
+    store.finish(run_id, RESULT, {"run_id": run_id}, {"forget.loss": np.arange(3.0)})
     return run_id
 
 
@@ -168,7 +170,7 @@ def test_finish_clears_a_stale_message(tmp_path):
     run_id = store.start(*ARGS)
     with sqlite3.connect(store.db) as con:
         con.execute("UPDATE runs SET message='The app stopped while this run was in progress.' WHERE id=?", (run_id,))
-    store.finish(run_id, {"metrics": {}}, {}, {"x": np.zeros(1)})
+    store.finish(run_id, RESULT, {}, {"x": np.zeros(1)})
     run = store.get(run_id)
     assert run["status"] == "done" and run["message"] is None
 

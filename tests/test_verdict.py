@@ -143,10 +143,10 @@ def test_a_real_run_carries_its_verdict_and_new_metrics(tiny_exp, tiny_baselines
     from mu_core.pipeline import audit_record, run_method
     from mu_core.run_spec import spec_for
     scored = run_method(tiny_exp, spec_for(tiny_exp, "finetune", {"epochs": 1}), tiny_baselines)
-    result = json.loads(json.dumps(scored.result, allow_nan=False))
+    result = json.loads(json.dumps(scored.result.to_dict(), allow_nan=False))
     assert result["verdict"]["level"] == "basic" and result["verdict"]["forgotten"] in (None, False)
     assert result["metrics"]["compute_ratio"] > 0 and result["metrics"]["identity_n_genuine"] > 0
-    assert tiny_baselines["original"].result["verdict"]["checks"][0]["name"] == "recognition"
+    assert tiny_baselines["original"].result.verdict["checks"][0]["name"] == "recognition"
     assert audit_record(tiny_exp, scored, tiny_baselines["original"].model, "r")["verdict"] == result["verdict"]
 
 

@@ -19,7 +19,6 @@ CHECKS = [
     {"name": "over_forgetting", "pass": True, "text": "Not beyond Retrained."},
     {"name": "cost", "pass": None, "text": "Cost: 5% of retraining."},
 ]
-RESULT = {"seconds": 2.0, "time_ratio": 0.05, "metrics": {"compute_ratio": 0.04}}
 
 
 def card(verdict_json: str) -> AppTest:
@@ -27,8 +26,8 @@ def card(verdict_json: str) -> AppTest:
         import json
 
         from dashboard import verdict_card
-        verdict_card.show(json.loads(verdict_json), {"seconds": 2.0, "time_ratio": 0.05,
-                                                     "metrics": {"compute_ratio": 0.04}},
+        from mu_core.results import ModelResult
+        verdict_card.show(json.loads(verdict_json), ModelResult("finetune", {}, 0, 2.0, 0.05, {"compute_ratio": 0.04}),
                           "s5", "Fine-tuning #abc123", 40.0, decide="build a reference bank of 16 models")
 
     at = AppTest.from_function(app, args=(verdict_json,), default_timeout=60)
