@@ -55,7 +55,7 @@ def code_version() -> dict:
 
 
 def manifest(run: dict) -> dict:
-    """The JSON manifest of a finished run (design.md section 7), from its store record (whose "result" is a
+    """The JSON manifest of a finished run: the process record from its store entry (whose "result" is a
     ModelResult)."""
     if run.get("status") != "done" or not run.get("audit") or not run.get("result"):
         raise MUError(f"Run {run.get('id')} is {run.get('status')}: only a finished run has evidence to report.")

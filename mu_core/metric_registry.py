@@ -1,6 +1,6 @@
-"""Every metric declared once (design.md sections 5 and 5b): its key in a result's `metrics` (or the result itself
-for seconds and time_ratio), label, direction, unit, definition, the splits it reads and the keys holding its
-sample sizes. Tables, the CLI and (later) the dashboard read labels, order and meaning from here."""
+"""Every metric declared once: its key in a result's `metrics` (or the result itself for seconds and time_ratio),
+label, direction, unit, definition, the splits it reads and the keys holding its sample sizes. The tables, plots,
+CLI, dashboard and evidence pack read labels, order and meaning from here."""
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -28,7 +28,7 @@ from mu_core.verdict import basic_verdict, identity_metrics
 
 @dataclass
 class Scored:
-    """A model with its evaluation (per-sample outputs) and its result (design.md section 8)."""
+    """A model with its evaluation (per-sample outputs) and its result."""
 
     name: str
     model: nn.Module
@@ -65,7 +65,7 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
 
 
 def evidence_metrics(exp: Experiment, ev: Evaluation, flops: int | None, retrained_flops: int | None) -> dict:
-    """The metrics of design.md 5b that one evaluation gives (registry keys): identity in the features (person
+    """The evidence metrics that one evaluation gives (registry keys): identity in the features (person
     scenarios), FLOPs and compute ratio. Unknown values are None, never NaN."""
     identity = {k: (v if np.isfinite(v) else None) for k, v in
                 identity_metrics(ev, exp.dataset, exp.splits.scenario).items()}

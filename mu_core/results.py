@@ -1,4 +1,4 @@
-"""A model's result (design.md section 8) and its tables.
+"""A model's result and its tables.
 
 `ModelResult` is what the pipeline gives for every model (Original, Retrained, an unlearned run) and what the store,
 the plots, the tables and the evidence pack take. Its dict form (`to_dict`, `from_dict`) is the one JSON shape of a

@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS runs (
     seed INTEGER NOT NULL,
     method TEXT NOT NULL,
     hparams TEXT NOT NULL,         -- JSON
-    result TEXT,                   -- JSON model result (ModelResult.to_dict; design.md section 8)
+    result TEXT,                   -- JSON model result (ModelResult.to_dict)
     audit TEXT,                    -- JSON audit record
     message TEXT                   -- why a run failed or was cancelled
 );
