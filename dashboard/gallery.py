@@ -47,16 +47,6 @@ def people_of(_ds: Dataset, data_key: str) -> People:
     return People(train, test)
 
 
-def class_faces(ds: Dataset, data_key: str) -> dict[int, int]:
-    """For data whose classes are its people (face recognition): class -> a training photo of that person, to show
-    a predicted class as a face. Empty for other tasks (ages, attributes, objects)."""
-    person = {name: i for i, name in enumerate(ds.identity_names)}
-    train = people_of(ds, data_key).train
-    if ds.kind != "multiclass" or not all(person.get(name) in train for name in ds.class_names):
-        return {}
-    return {c: train[person[name]][0] for c, name in enumerate(ds.class_names)}
-
-
 def selection_kind(cur: Current) -> str | None:
     """"people" or "photos" when the scenario forgets what a gallery selects, else None."""
     selections = cur.dataset.scenarios[cur.choice.scenario].selections

@@ -8,9 +8,6 @@ import numpy as np
 
 from mu_core import evidence as E
 
-POSITIONS = (E.INSIDE, E.REMEMBERED, E.OVER_FORGOTTEN)
-
-
 def signal_from_loss(loss: np.ndarray) -> np.ndarray:
     """log p_y - log(1 - p_y) from the cross-entropy loss -log p_y (float64; as logit_scaled_confidence, 1e-45
     keeps both logarithms finite)."""

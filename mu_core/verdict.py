@@ -38,7 +38,6 @@ from mu_core.jsonio import clean
 from mu_core.data import Dataset
 from mu_core.evaluation import Evaluation
 
-CHECKS = ("recognition", "utility", "membership", "identity_features", "over_forgetting", "cost")
 DECIDING = ("recognition", "utility", "membership", "identity_features", "over_forgetting")
 SUGGESTED_BANK = 16
 MIN_BANK_FOR_MEMBERSHIP = 6   # halves of 3 models: the smallest with a non-zero epsilon ceiling (ceil(ln 2) = 1)
