@@ -1,4 +1,4 @@
-"""The verdict card at the top of Compare (design.md 7, "Verdict first"): did the model forget the chosen people,
+"""The verdict card at the top of Compare (the verdict first): did the model forget the chosen people,
 in plain words, one line per check of the run's verdict with its evidence (green pass, red fail, grey cannot
 tell and what would decide it), the cost, and the reference bank that decides membership (built as a job with
 progress and cancel)."""

@@ -1,4 +1,4 @@
-"""The reference bank (design.md 5b): N Retrained models of an experiment, each trained with its own seed and cached
+"""The reference bank: N Retrained models of an experiment, each trained with its own seed and cached
 as a checkpoint exactly like the experiment's Retrained baseline, and the N unlearning runs of a method from the
 same Original with N unlearning seeds (the official protocol's distributions). Each model is evaluated by the one
 evaluation path, so the bank hands `mu_core.verdict.BankEvidence` its lists of `Evaluation`s.

@@ -1,4 +1,4 @@
-"""Tuning against the verdict (design.md 5b): an Optuna study of one method on one dataset/scenario, its trials run
+"""Tuning against the verdict: an Optuna study of one method on one dataset/scenario, its trials run
 in parallel as Ray tasks (one CPU and one thread each; a local Ray instance by default, a cluster by address).
 
 A trial runs the method with its hyperparameters on each tuning seed (never a reported seed 0-2): once as the
