@@ -3,7 +3,9 @@ official forgetting quality, the per-face relative position against Retrained, i
 (verification d'), KLoM, noise floors from split halves and bootstrap confidence intervals.
 
 Signals follow the official competition code: the logit-scaled confidence log p_y - log(1 - p_y) per example and
-model; arrays of several models are shaped (N models, n examples)."""
+model; arrays of several models are shaped (N models, n examples). scipy and sklearn are imported inside the
+functions that use them: the metric registry (and with it the run store and the dashboard's first page) imports
+this module, and importing them takes seconds."""
 from __future__ import annotations
 
 import math
@@ -11,8 +13,6 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-from scipy.special import logsumexp
-from sklearn.metrics import roc_auc_score
 from threadpoolctl import threadpool_limits
 
 # ----- the official forgetting quality ---------------------------------------------------------------------------
@@ -249,6 +249,8 @@ def _dprime_value(genuine: np.ndarray, impostor: np.ndarray) -> float:
 def dprime_from(genuine: np.ndarray, impostor: np.ndarray) -> DPrime:
     """d' = (mean_g - mean_i) / sqrt((var_g + var_i) / 2) and the ROC AUC of the similarity telling genuine from
     impostor pairs; NaN when either kind of pair is missing."""
+    from sklearn.metrics import roc_auc_score
+
     if len(genuine) == 0 or len(impostor) == 0:
         return DPrime(float("nan"), float("nan"), len(genuine), len(impostor))
     y = np.r_[np.ones(len(genuine)), np.zeros(len(impostor))]
@@ -284,6 +286,8 @@ KLOM_CLIP = 100.0
 
 def margins(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
     """z_y - logsumexp_{j != y} z_j per sample (float64)."""
+    from scipy.special import logsumexp
+
     z = np.asarray(logits, dtype=np.float64)
     rows = np.arange(len(z))
     others = z.copy()

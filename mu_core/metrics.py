@@ -2,16 +2,20 @@
 
 Naming matters: `mia_accuracy` is the attack's accuracy; `forgetting_score` = |mia_accuracy - 0.5| is what the
 benchmark's README tables print under the heading "MIA".
+
+sklearn is imported inside the functions that use it: the metric registry (and with it the run store and the
+dashboard's first page) imports this module, and importing sklearn takes seconds.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score, roc_curve
-from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
-from sklearn.svm import SVC
+
+if TYPE_CHECKING:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedShuffleSplit
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,15 @@ MIN_ATTACK_SIZE = 6
 
 def attack_model() -> LogisticRegression:
     """The benchmark attack's classifier, untouched sklearn defaults."""
+    from sklearn.linear_model import LogisticRegression
+
     return LogisticRegression()
 
 
 def attack_splits() -> StratifiedShuffleSplit:
     """The benchmark attack's 10 stratified 90/10 shuffle splits."""
+    from sklearn.model_selection import StratifiedShuffleSplit
+
     return StratifiedShuffleSplit(n_splits=10, random_state=0)
 
 
@@ -67,6 +75,9 @@ def mia(member_signal, nonmember_signal) -> MIAResult:
     random_state=0)`: 10 random, overlapping 90/10 train/test splits (not 10-fold cross-validation). With fewer
     than MIN_ATTACK_SIZE samples a side the splits cannot be made: accuracy and forgetting score are NaN (shown as
     "not enough samples"), while the threshold attack's AUC is still given."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn.model_selection import cross_val_score
+
     member, nonmember = balance(member_signal, nonmember_signal)
     if len(member) == 0 or len(nonmember) == 0:
         raise ValueError("The attack needs members and non-members; one side is empty.")
@@ -85,6 +96,8 @@ def mia(member_signal, nonmember_signal) -> MIAResult:
 
 def mia_roc(member_signal, nonmember_signal) -> tuple[np.ndarray, np.ndarray]:
     """(fpr, tpr) of the threshold attack on the balanced sets, for plotting."""
+    from sklearn.metrics import roc_curve
+
     x, y = _attack_data(*balance(member_signal, nonmember_signal))
     fpr, tpr, _ = roc_curve(y, -x[:, 0])
     return fpr, tpr
@@ -125,6 +138,8 @@ def mia_efficacy(retain_conf, test_conf, forget_conf) -> float:
     predicts non-member (1 - mean prediction). Higher = the forget set looks less like training data. For
     multi-label data, where there is no softmax over classes, the feature is the mean over attributes of the
     sigmoid probability of the true value."""
+    from sklearn.svm import SVC
+
     shadow_in = np.asarray(retain_conf, dtype=np.float64)[: len(test_conf)]
     shadow_out = np.asarray(test_conf, dtype=np.float64)
     x = np.concatenate([shadow_in, shadow_out]).reshape(-1, 1)

@@ -9,20 +9,23 @@ import os
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
 import torch.nn as nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
-from torchvision.models import resnet18
 
 from mu_core.data.transforms import to_float
 from mu_core.errors import CheckpointError
 
 
 def build_model(num_outputs: int) -> nn.Module:
-    """torchvision ResNet-18 from scratch (no pretrained weights exist offline) with `num_outputs` logits."""
+    """torchvision ResNet-18 from scratch (no pretrained weights exist offline) with `num_outputs` logits.
+    torchvision is imported here, not with this module: it loads torch._dynamo (seconds), which reading
+    checkpoint metadata and the dashboard's first page do not need."""
+    from torchvision.models import resnet18
+
     return resnet18(weights=None, num_classes=num_outputs)
 
 
@@ -50,22 +53,52 @@ def split_at(model: nn.Module, first: str) -> tuple[nn.Sequential, nn.Sequential
     return sequential(children[:cut]), sequential(children[cut:])
 
 
-@torch.no_grad()
-def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False, batch_size: int = 256,
-                   each_chunk: Callable[[], None] | None = None,
-                   prepare: Callable[[torch.Tensor], torch.Tensor] = to_float) -> torch.Tensor:
-    """Outputs, or with `features` the penultimate-layer features (the flattened input of the ResNet's `fc`), of a
-    model used as it is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation
-    (or on other inputs, with the `prepare` they need), in chunks of `batch_size`; `each_chunk` is called after
-    each one."""
-    if features:
-        model = nn.Sequential(split_at(model, "fc")[0], nn.Flatten(1))
-    chunks = []
-    for start in range(0, len(images), batch_size):
-        chunks.append(model(prepare(images[start:start + batch_size])))
+EVAL_BATCH = 256  # images per chunk of a forward pass without gradients
+Chunk = TypeVar("Chunk")
+
+
+def in_chunks(fn: Callable[..., Chunk], *tensors: torch.Tensor, batch_size: int = EVAL_BATCH,
+              each_chunk: Callable[[], None] | None = None) -> list[Chunk]:
+    """The engine's chunked pass: `fn` on the same consecutive rows of each of `tensors`, `batch_size` at a time
+    (evaluation, teachers, frozen blocks and upload matching all run through it); `each_chunk` is called after
+    each chunk."""
+    results = []
+    for start in range(0, len(tensors[0]), batch_size):
+        results.append(fn(*(t[start:start + batch_size] for t in tensors)))
         if each_chunk is not None:
             each_chunk()
-    return torch.cat(chunks)
+    return results
+
+
+def head(model: nn.Module) -> nn.Module:
+    """The model's last layer, its classifier `fc` (of a ResNet, or the last module of the upper part that
+    `split_at` gives)."""
+    return model.fc if hasattr(model, "fc") else model[-1]
+
+
+def outputs_and_features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's outputs and its penultimate-layer features, the flattened input of its `head`, from one
+    forward pass: the one way the engine reads features."""
+    caught: list[torch.Tensor] = []
+    hook = head(model).register_forward_pre_hook(lambda _module, inputs: caught.append(inputs[0]))
+    try:
+        outputs = model(x)
+    finally:
+        hook.remove()
+    return outputs, torch.flatten(caught[0], 1)
+
+
+@torch.no_grad()
+def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False, batch_size: int = EVAL_BATCH,
+                   each_chunk: Callable[[], None] | None = None,
+                   prepare: Callable[[torch.Tensor], torch.Tensor] = to_float) -> torch.Tensor:
+    """Outputs, or with `features` the penultimate-layer features (`outputs_and_features`), of a model used as it
+    is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation (or on other
+    inputs, with the `prepare` they need), in chunks of `batch_size`; `each_chunk` is called after each one."""
+    def one(chunk: torch.Tensor) -> torch.Tensor:
+        x = prepare(chunk)
+        return outputs_and_features(model, x)[1] if features else model(x)
+    return torch.cat(in_chunks(one, images, batch_size=batch_size, each_chunk=each_chunk))
 
 
 def clone(model: nn.Module) -> nn.Module:

@@ -15,7 +15,6 @@ import re
 from pathlib import Path
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 
 from mu_core.data.base import TEST, TRAIN, UNSEEN, Dataset, Scenario
 from mu_core.data.files import FileImages, existing_dir, list_images
@@ -75,7 +74,9 @@ def read_jaffe(folder: Path | None, options: DataOptions, split: str = "identity
 
 def piufr_order(labels: list[int]) -> tuple[list[int], list[str]]:
     """PIU-FR's image-level split (sklearn stratified splits, random_state 42): the row order train, test, unseen
-    and each row's split."""
+    and each row's split. sklearn is imported here, when a JAFFE folder is read, not whenever datasets are."""
+    from sklearn.model_selection import train_test_split
+
     rows, y = np.arange(len(labels)), np.asarray(labels)
     try:
         train, rest = train_test_split(rows, test_size=0.3, stratify=y, random_state=42)
