@@ -12,10 +12,10 @@ from mu_core import evidence as E
 from mu_core import metrics as M
 from mu_core.data import Dataset, Splits
 from mu_core.data.transforms import to_float
+from mu_core.models import EVAL_BATCH, in_chunks, outputs_and_features
 from mu_core.task import correctness, loss_per_sample, predictions, probabilities
 
 SPLITS = ("forget", "retain", "test", "unseen")
-EVAL_BATCH = 256
 
 
 @dataclass
@@ -43,24 +43,18 @@ class Evaluation:
 def forward_outputs(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kind: str, device: torch.device,
                     batch_size: int = EVAL_BATCH) -> dict[str, np.ndarray]:
     """Per-sample outputs of `model` on uint8 images `x` (eval mode, no augmentation), with the penultimate
-    features caught on their way into the model's `fc` in the same forward pass."""
+    features from the same forward pass."""
     model.eval().to(device)
-    chunks = []
-    caught: list[torch.Tensor] = []
-    hook = model.fc.register_forward_pre_hook(lambda _module, inputs: caught.append(inputs[0]))
-    try:
-        for start in range(0, len(x), batch_size):
-            chunks.append(_outputs(model, x[start:start + batch_size], y[start:start + batch_size], kind, device))
-            chunks[-1]["features"] = torch.flatten(caught.pop(), 1).float()
-    finally:
-        hook.remove()
+
+    def chunk(xb: torch.Tensor, yb: torch.Tensor) -> dict[str, torch.Tensor]:
+        logits, features = outputs_and_features(model, to_float(xb.to(device)))
+        return {**_outputs(logits.float(), yb.to(device), kind), "features": features.float()}
+
+    chunks = in_chunks(chunk, x, y, batch_size=batch_size)
     return {k: torch.cat([c[k] for c in chunks]).cpu().numpy() for k in chunks[0]}
 
 
-def _outputs(model: nn.Module, xb: torch.Tensor, yb: torch.Tensor, kind: str, device: torch.device
-             ) -> dict[str, torch.Tensor]:
-    logits = model(to_float(xb.to(device))).float()
-    target = yb.to(device)
+def _outputs(logits: torch.Tensor, target: torch.Tensor, kind: str) -> dict[str, torch.Tensor]:
     p = probabilities(logits, kind)
     if kind == "multilabel":
         confidence = torch.where(logits > 0, p, 1 - p).mean(dim=1)

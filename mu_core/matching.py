@@ -22,8 +22,8 @@ from mu_core.data import Dataset
 from mu_core.data.files import io_workers
 from mu_core.data.hygiene import HASH_SIDE, phash
 from mu_core.data.transforms import to_float, to_square_tensor
-from mu_core.evaluation import EVAL_BATCH
 from mu_core.experiment import Experiment
+from mu_core.models import EVAL_BATCH, in_chunks, outputs_and_features
 
 MAX_CACHED_DATASETS = 4
 STATS_MARGIN = 0.25  # share of the training photos' range of each image statistic allowed beyond it on each side
@@ -90,14 +90,6 @@ def _as_rgb(image: np.ndarray) -> np.ndarray:
 
 # ----- embeddings ------------------------------------------------------------------------------------------------
 
-def _penultimate(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """torchvision ResNet's forward up to the global average pool, skipping the classifier `fc`."""
-    x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
-    for layer in (model.layer1, model.layer2, model.layer3, model.layer4):
-        x = layer(x)
-    return torch.flatten(model.avgpool(x), 1)
-
-
 @torch.inference_mode()
 def embed(model: nn.Module, x_uint8: torch.Tensor, device: torch.device, batch_size: int = EVAL_BATCH
           ) -> np.ndarray:
@@ -106,8 +98,8 @@ def embed(model: nn.Module, x_uint8: torch.Tensor, device: torch.device, batch_s
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        chunks = [F.normalize(_penultimate(model, to_float(x_uint8[s:s + batch_size].to(device))).float(), dim=1)
-                  for s in range(0, len(x_uint8), batch_size)]
+        chunks = in_chunks(lambda xb: F.normalize(outputs_and_features(model, to_float(xb.to(device)))[1].float(),
+                                                  dim=1), x_uint8, batch_size=batch_size)
     finally:
         for m, training in modes:
             m.training = training
