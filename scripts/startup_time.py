@@ -35,8 +35,9 @@ def main() -> int:
             page = browser.new_page(viewport=VIEWPORT)
             page.goto(server.url)
             expect(page.get_by_test_id("stDataFrame").first).to_be_visible(timeout=900_000)
-            expect(page.get_by_text("Retrained (from scratch without the forget set): trained")).to_be_visible(
-                timeout=900_000)
+            for model in ("Original (trained on all training photos)",
+                          "Retrained (from scratch without the forget set)"):
+                expect(page.get_by_text(f"{model}: trained")).to_be_visible(timeout=900_000)
             shown = time.perf_counter() - started
             browser.close()
     finally:
