@@ -23,7 +23,7 @@ from mu_core.data.files import io_workers
 from mu_core.data.hygiene import HASH_SIDE, phash
 from mu_core.data.transforms import to_float, to_square_tensor
 from mu_core.experiment import Experiment
-from mu_core.models import EVAL_BATCH, in_chunks, outputs_and_features
+from mu_core.models import EVAL_BATCH, in_chunks, penultimate
 
 MAX_CACHED_DATASETS = 4
 STATS_MARGIN = 0.25  # share of the training photos' range of each image statistic allowed beyond it on each side
@@ -98,8 +98,8 @@ def embed(model: nn.Module, x_uint8: torch.Tensor, device: torch.device, batch_s
     modes = [(m, m.training) for m in model.modules()]
     model.eval()
     try:
-        chunks = in_chunks(lambda xb: F.normalize(outputs_and_features(model, to_float(xb.to(device)))[1].float(),
-                                                  dim=1), x_uint8, batch_size=batch_size)
+        chunks = in_chunks(lambda xb: F.normalize(penultimate(model, to_float(xb.to(device))).float(), dim=1),
+                           x_uint8, batch_size=batch_size)
     finally:
         for m, training in modes:
             m.training = training

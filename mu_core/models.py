@@ -76,29 +76,52 @@ def head(model: nn.Module) -> nn.Module:
     return model.fc if hasattr(model, "fc") else model[-1]
 
 
-def outputs_and_features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The model's outputs and its penultimate-layer features, the flattened input of its `head`, from one
-    forward pass: the one way the engine reads features."""
+class _HeadReached(Exception):
+    """Stops a forward pass at the model's head, once its input is caught (`penultimate`)."""
+
+
+def _head_input(model: nn.Module, x: torch.Tensor, stop: bool) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """The model's outputs (None when `stop`: the pass ends before the head runs) and the flattened input of its
+    `head`, from one forward pass."""
     caught: list[torch.Tensor] = []
-    hook = head(model).register_forward_pre_hook(lambda _module, inputs: caught.append(inputs[0]))
+
+    def catch(_module: nn.Module, inputs: tuple[torch.Tensor, ...]) -> None:
+        caught.append(torch.flatten(inputs[0], 1))
+        if stop:
+            raise _HeadReached
+
+    hook = head(model).register_forward_pre_hook(catch)
     try:
         outputs = model(x)
+    except _HeadReached:
+        outputs = None
     finally:
         hook.remove()
-    return outputs, torch.flatten(caught[0], 1)
+    return outputs, caught[0]
+
+
+def outputs_and_features(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The model's outputs and its penultimate-layer features, the flattened input of its `head`, from one
+    forward pass."""
+    return _head_input(model, x, stop=False)
+
+
+def penultimate(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The model's penultimate-layer features, read as `outputs_and_features` reads them, without running the
+    head."""
+    return _head_input(model, x, stop=True)[1]
 
 
 @torch.no_grad()
 def frozen_outputs(model: nn.Module, images: torch.Tensor, features: bool = False, batch_size: int = EVAL_BATCH,
                    each_chunk: Callable[[], None] | None = None,
                    prepare: Callable[[torch.Tensor], torch.Tensor] = to_float) -> torch.Tensor:
-    """Outputs, or with `features` the penultimate-layer features (`outputs_and_features`), of a model used as it
-    is (a frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation (or on other
-    inputs, with the `prepare` they need), in chunks of `batch_size`; `each_chunk` is called after each one."""
-    def one(chunk: torch.Tensor) -> torch.Tensor:
-        x = prepare(chunk)
-        return outputs_and_features(model, x)[1] if features else model(x)
-    return torch.cat(in_chunks(one, images, batch_size=batch_size, each_chunk=each_chunk))
+    """Outputs, or with `features` the penultimate-layer features (`penultimate`), of a model used as it is (a
+    frozen teacher in eval mode, frozen lower blocks) on uint8 images without augmentation (or on other inputs,
+    with the `prepare` they need), in chunks of `batch_size`; `each_chunk` is called after each one."""
+    forward = (lambda x: penultimate(model, x)) if features else model
+    return torch.cat(in_chunks(lambda chunk: forward(prepare(chunk)), images, batch_size=batch_size,
+                               each_chunk=each_chunk))
 
 
 def clone(model: nn.Module) -> nn.Module:
