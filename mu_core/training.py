@@ -3,11 +3,12 @@ divergence check shared by every loop in the engine (`Tracker`)."""
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Iterable, Protocol, TypeVar
 
 import torch
 import torch.nn as nn
@@ -136,12 +137,93 @@ def batch_indices(n: int, batch_size: int, generator: torch.Generator, shuffle: 
     return list(torch.tensor_split(order, max(1, math.ceil(n / batch_size))))
 
 
-def make_optimizer(params, recipe: Recipe) -> torch.optim.Optimizer:
-    if recipe.optimizer == "adam":
-        return torch.optim.Adam(params, lr=recipe.lr, weight_decay=recipe.weight_decay)
-    if recipe.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
-    raise ValueError(f"unknown optimizer {recipe.optimizer!r}")
+def optimizer(params: Iterable[nn.Parameter], name: str, lr: float, momentum: float = 0.0,
+              weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """The engine's one optimizer factory: "sgd" (with `momentum`) or "adam", over the parameters that require
+    gradients."""
+    params = [p for p in params if p.requires_grad]
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer {name!r}")
+
+
+def make_optimizer(params: Iterable[nn.Parameter], recipe: Recipe) -> torch.optim.Optimizer:
+    """The recipe's optimizer (`optimizer` with its settings)."""
+    return optimizer(params, recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay)
+
+
+def n_batches(n: int, batch_size: int) -> int:
+    """Batches per pass over `n` samples, as `batch_indices` splits them."""
+    return max(1, math.ceil(n / batch_size))
+
+
+@dataclass(frozen=True)
+class Passes:
+    """What a loop walks through: `epochs` passes of `per_epoch` batches each, cut to `limit` steps when given (the
+    last pass then stops early). `batches()` gives one pass's batches and is called as the pass starts, so its
+    shuffle and augmentation draw from the generator in the order the loop consumes them; a pass must give exactly
+    `per_epoch` batches (the loop checks)."""
+
+    batches: Callable[[], Iterable[Any]]
+    per_epoch: int
+    epochs: int = 1
+    limit: int | None = None
+
+    @property
+    def steps(self) -> int:
+        full = self.epochs * self.per_epoch
+        return full if self.limit is None else min(full, self.limit)
+
+    def times(self, epochs: int) -> "Passes":
+        """The same pass, `epochs` times."""
+        return replace(self, epochs=epochs)
+
+
+Batch = TypeVar("Batch")
+StepFn = Callable[[Batch], dict[str, "float | torch.Tensor"]]
+
+
+def run_passes(passes: Passes, step: StepFn, tracker: Tracker, stage: str | None = None,
+               before_epoch: Callable[[int], None] | None = None,
+               after_epoch: Callable[[int], None] | None = None) -> None:
+    """The engine's one loop: `step(batch)` for every batch of `passes`, each followed by a tracker step with the
+    losses it returns (progress, cancel, and `Diverged` on a non-finite loss). `before_epoch(e)` and
+    `after_epoch(e)` run around pass e (0-based)."""
+    left = passes.steps
+    for epoch in range(passes.epochs):
+        if left <= 0:
+            break
+        if before_epoch is not None:
+            before_epoch(epoch)
+        expected = min(passes.per_epoch, left)
+        batches = passes.batches()
+        if expected < passes.per_epoch:
+            batches = itertools.islice(batches, expected)
+        done = 0
+        for batch in batches:
+            tracker.step(stage, **step(batch))
+            done += 1
+        if done != expected:
+            raise RuntimeError(f"a pass gave {done} batches where {expected} were announced")
+        left -= done
+        if after_epoch is not None:
+            after_epoch(epoch)
+
+
+def optimizer_step(opt: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = None,
+                   grad_mask: dict[nn.Parameter, torch.Tensor] | None = None) -> None:
+    """One step descending `loss`: gradients masked by `grad_mask` (parameter -> 0/1 tensor; only masked weights
+    move, with no weight decay) and clipped to norm `clip` over the optimizer's parameters."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    for param, mask in (grad_mask or {}).items():
+        if param.grad is not None:
+            param.grad.mul_(mask)
+    if clip:
+        nn.utils.clip_grad_norm_([p for group in opt.param_groups for p in group["params"]], clip)
+    opt.step()
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_epoch: int,
@@ -164,31 +246,40 @@ def make_scheduler(optimizer: torch.optim.Optimizer, recipe: Recipe, steps_per_e
 
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, recipe: Recipe, kind: TaskKind, *,
         generator: torch.Generator, device: torch.device, progress: ProgressFn | None = None,
-        cancel: CancelFlag | None = None, stage: str = "training", steps: int | None = None) -> float:
+        cancel: CancelFlag | None = None, stage: str = "training", steps: int | None = None,
+        tracker: Tracker | None = None) -> float:
     """Train `model` in place on uint8 images `x` with labels `y` following `recipe` (forward passes under bf16
     autocast when its precision is bf16; weights and optimizer state stay fp32); returns seconds taken. `steps`
     stops after that many optimizer steps, with the recipe's schedule compressed into them (default: every step of
-    the recipe's epochs)."""
+    the recipe's epochs). Steps are counted on `tracker` when given (its total already includes them), else on a
+    new one reporting to `progress`."""
     started = time.perf_counter()
     n = len(x)
-    steps_per_epoch = max(1, math.ceil(n / recipe.batch_size))
+    steps_per_epoch = n_batches(n, recipe.batch_size)
     total = recipe.epochs * steps_per_epoch if steps is None else max(1, int(steps))
     epochs = math.ceil(total / steps_per_epoch)
-    tracker = Tracker(total, progress, cancel, stage)
+    tracker = tracker or Tracker(total, progress, cancel, stage)
     model.to(device).train()
     x_dev, y_dev = x.to(device), y.to(device)
-    optimizer = make_optimizer(model.parameters(), recipe)
-    scheduler = make_scheduler(optimizer, recipe, steps_per_epoch, total)
-    for epoch in range(epochs):
-        for batch in batch_indices(n, recipe.batch_size, generator)[:total - epoch * steps_per_epoch]:
+    opt = make_optimizer(model.parameters(), recipe)
+    scheduler = make_scheduler(opt, recipe, steps_per_epoch, total)
+
+    def one_pass() -> Iterable[tuple[torch.Tensor, torch.Tensor]]:
+        for batch in batch_indices(n, recipe.batch_size, generator):
             batch = batch.to(device)
-            inputs = augment(to_float(x_dev[batch]), recipe.augment, generator)
-            with training_autocast(recipe, device):
-                loss = task_loss(model(inputs), y_dev[batch], kind)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            tracker.step(f"{stage}, epoch {epoch + 1}/{epochs}", loss=loss.detach())
+            yield augment(to_float(x_dev[batch]), recipe.augment, generator), y_dev[batch]
+
+    def step(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        inputs, labels = batch
+        with training_autocast(recipe, device):
+            loss = task_loss(model(inputs), labels, kind)
+        optimizer_step(opt, loss)
+        scheduler.step()
+        return {"loss": loss.detach()}
+
+    def label_epoch(epoch: int) -> None:
+        tracker.stage = f"{stage}, epoch {epoch + 1}/{epochs}"
+
+    run_passes(Passes(one_pass, steps_per_epoch, epochs, limit=total), step, tracker, before_epoch=label_epoch)
     model.eval()
     return time.perf_counter() - started

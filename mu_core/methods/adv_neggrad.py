@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import optimizer, step
 from mu_core.task import task_loss
+from mu_core.training import optimizer
 
 HPARAMS = (
     HParam("epochs", "int", 2, "Passes over the retain set; each step pairs a retain batch with the next forget "
@@ -21,16 +21,18 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    bs = hp["batch_size"]
-    ctx.begin(hp["epochs"] * ctx.n_batches("retain", bs))
+    pairs = ctx.paired(ctx.passes("retain", hp["batch_size"], hp["epochs"]), "forget", hp["forget_batch_size"])
+    ctx.begin(pairs)
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
-    forget = ctx.cycle("forget", hp["forget_batch_size"])
-    for _ in range(hp["epochs"]):
-        for (x_r, y_r), (x_f, y_f) in zip(ctx.batches("retain", bs), forget):
-            retain_loss = task_loss(ctx.model(x_r), y_r, ctx.kind)
-            forget_loss = task_loss(ctx.model(x_f), y_f, ctx.kind)
-            step(opt, retain_loss - hp["forget_weight"] * forget_loss)
-            ctx.tracker.step(retain=retain_loss.detach(), forget=forget_loss.detach())
+
+    def loss(batch):
+        (x_r, y_r), (x_f, y_f) = batch
+        retain_loss = task_loss(ctx.model(x_r), y_r, ctx.kind)
+        forget_loss = task_loss(ctx.model(x_f), y_f, ctx.kind)
+        return (retain_loss - hp["forget_weight"] * forget_loss,
+                {"retain": retain_loss.detach(), "forget": forget_loss.detach()})
+
+    ctx.train(pairs, loss, opt)
 
 
 METHOD = Method(

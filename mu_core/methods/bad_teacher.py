@@ -9,10 +9,9 @@ import torch
 import torch.nn as nn
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import kl_to_target, n_batches, optimizer, soft_outputs, step
+from mu_core.methods.common import kl_to_target, soft_outputs, task_step
 from mu_core.models import build_model, split_at
-from mu_core.task import task_loss
-from mu_core.training import batch_indices
+from mu_core.training import Passes, batch_indices, make_optimizer, n_batches, optimizer
 
 SHARED_HPARAMS = (
     HParam("epochs", "int", 1, "Passes over the forget set and the retain subset (original: 1).", min=1, max=500,
@@ -42,14 +41,14 @@ def incompetent_teacher(ctx: UnlearnContext, train_epochs: int = 0) -> nn.Module
         teacher = build_model(ctx.num_classes).to(ctx.device)
     if ctx.trained_from:
         teacher = split_at(teacher, ctx.trained_from)[1]
-    recipe = ctx.exp.recipe
-    opt = optimizer(teacher.parameters(), recipe.optimizer, recipe.lr, recipe.momentum, recipe.weight_decay)
-    for _ in range(train_epochs):
-        for x, y in ctx.batches("retain", recipe.batch_size):
-            loss = task_loss(teacher(x), y, ctx.kind)
-            step(opt, loss)
-            ctx.tracker.step(stage="training the bad teacher", bad_teacher=loss.detach())
+    ctx.train(teacher_training(ctx, train_epochs), task_step(ctx, "bad_teacher", teacher),
+              make_optimizer(teacher.parameters(), ctx.exp.recipe), stage="training the bad teacher")
     return teacher.eval().requires_grad_(False)
+
+
+def teacher_training(ctx: UnlearnContext, epochs: int) -> Passes:
+    """The bad teacher's training: `epochs` passes over the retain set in the recipe's batches."""
+    return ctx.passes("retain", ctx.exp.recipe.batch_size, epochs)
 
 
 def epoch_batches(n_forget: int, n_retain: int, batch_size: int, generator: torch.Generator,
@@ -64,6 +63,7 @@ def epoch_batches(n_forget: int, n_retain: int, batch_size: int, generator: torc
 
 
 def steps_per_epoch(n_forget: int, n_retain: int, batch_size: int, alternate: bool) -> int:
+    """The batches of `epoch_batches`."""
     if not alternate:
         return n_batches(n_forget + n_retain, batch_size)
     return n_batches(n_forget, batch_size) + (n_batches(n_retain, batch_size) if n_retain else 0)
@@ -89,23 +89,29 @@ def distil_teachers(ctx: UnlearnContext, hp: dict, retain_idx: torch.Tensor, ret
     x_f, _ = ctx.data("forget")
     x_r, _ = ctx.data("retain")
     n_f, n_r, bs = len(x_f), len(retain_idx), hp["batch_size"]
-    ctx.begin(bad_teacher_epochs * ctx.n_batches("retain", ctx.exp.recipe.batch_size)
-              + hp["epochs"] * steps_per_epoch(n_f, n_r, bs, alternate))
-    bad = incompetent_teacher(ctx, bad_teacher_epochs)
     images = torch.cat([x_f, x_r[retain_idx.to(ctx.device)]])
     from_bad = torch.arange(len(images), device=ctx.device) < n_f
     weight = torch.cat([torch.ones(n_f, device=ctx.device), retain_weight.to(ctx.device).float()])
-    opt = optimizer(ctx.model.parameters(), "adam", hp["lr"])
-    for _ in range(hp["epochs"]):
+
+    def one_pass():
         for idx in epoch_batches(n_f, n_r, bs, ctx.generator, alternate):
             idx = idx.to(ctx.device)
-            x = ctx.prepare(images[idx])
-            target = teacher_targets(ctx, bad, x, from_bad[idx], hp["temperature"])
-            logits = ctx.model(x)
-            kl = kl_to_target(logits, target, ctx.kind, hp["temperature"])
-            loss = (kl * weight[idx]).mean() / logits.shape[1]
-            step(opt, loss)
-            ctx.tracker.step(stage="distilling the teachers", kl=loss.detach())
+            yield ctx.prepare(images[idx]), idx
+
+    distillation = Passes(one_pass, steps_per_epoch(n_f, n_r, bs, alternate), hp["epochs"])
+    ctx.begin(teacher_training(ctx, bad_teacher_epochs), distillation)
+    bad = incompetent_teacher(ctx, bad_teacher_epochs)
+    opt = optimizer(ctx.model.parameters(), "adam", hp["lr"])
+
+    def loss(batch):
+        x, idx = batch
+        target = teacher_targets(ctx, bad, x, from_bad[idx], hp["temperature"])
+        logits = ctx.model(x)
+        kl = kl_to_target(logits, target, ctx.kind, hp["temperature"])
+        value = (kl * weight[idx]).mean() / logits.shape[1]
+        return value, {"kl": value.detach()}
+
+    ctx.train(distillation, loss, opt, stage="distilling the teachers")
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:

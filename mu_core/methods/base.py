@@ -8,7 +8,7 @@ import itertools
 import json
 import math
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -18,8 +18,12 @@ import torch.nn as nn
 from mu_core.data.transforms import augment, to_float
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment
-from mu_core.models import TOP_DOWN_BLOCKS, frozen_outputs, split_at
-from mu_core.training import Tracker, batch_indices
+from mu_core.models import EVAL_BATCH, TOP_DOWN_BLOCKS, frozen_outputs, split_at
+from mu_core.training import Passes, Tracker, batch_indices, n_batches, optimizer_step, run_passes
+
+# What a method's loss gives for a batch: the objective the optimizer descends (None for a pass without an
+# optimizer) and the named losses reported as progress.
+Loss = Callable[[Any], tuple["torch.Tensor | None", dict[str, "float | torch.Tensor"]]]
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,8 @@ TRAIN_FROM = HParam(
 @dataclass(frozen=True)
 class Method:
     """An unlearning method, run through `apply(ctx, hp)`. `run(ctx, hp)` modifies `ctx.model` in place (a copy of
-    the Original) and must call `ctx.begin(total_steps)` first, then `ctx.tracker.step(...)` once per step with its
-    current losses.
+    the Original): it declares its data as `ctx.passes`, announces them with `ctx.begin(...)` first, then runs
+    each through `ctx.train` with its loss and optimizer (the loop counts and reports the steps).
     `presets` maps "dataset/scenario" (e.g. "orl/person") to defaults tuned for that data; left out, they are the
     method's entries in mu_core/presets.json (generated from the tuning's trial records on seeds 100-104, never the
     reported seeds 0-2: mu_core.tuning). A method without a preset for some data runs with its declared defaults."""
@@ -227,14 +231,38 @@ class UnlearnContext:
         self.notes.append(message)
         warnings.warn(message, stacklevel=2)
 
-    def begin(self, total_steps: int, stage: str = "unlearning") -> None:
-        """Announce the method's `total_steps`, added to the steps already counted (the frozen blocks' pass)."""
-        self.tracker.total = self.tracker.step_count + max(1, int(total_steps))
+    def begin(self, *parts: Passes | int, stage: str = "unlearning") -> None:
+        """Announce the method's steps, the sum of `parts` (the `Passes` it will train on, or step counts), added
+        to the steps already counted (the frozen blocks' pass)."""
+        total = sum(part if isinstance(part, int) else part.steps for part in parts)
+        self.tracker.total = self.tracker.step_count + max(1, int(total))
         self.tracker.stage = stage
         self.tracker.check_cancel()
 
+    def train(self, passes: Passes, loss: Loss, opt: torch.optim.Optimizer | None = None, *,
+              stage: str | None = None, clip: float | None = None, grad_mask: dict[str, torch.Tensor] | None = None,
+              after_step: Callable[[], None] | None = None, before_epoch: Callable[[int], None] | None = None,
+              after_epoch: Callable[[int], None] | None = None) -> None:
+        """The loop every method runs: for each batch of `passes`, `loss(batch)`, then (with `opt`) one optimizer
+        step descending its objective, with the gradient masked by `grad_mask` (parameter name -> 0/1 tensor) and
+        clipped to norm `clip`, then `after_step()` (a per-step schedule); each step is counted and reported on the
+        tracker with the losses it names (cancel and divergence checked there). `before_epoch(e)` and
+        `after_epoch(e)` run around pass e (per-epoch schedules, recalibration)."""
+        params = dict(self.model.named_parameters())
+        mask = {params[name]: m for name, m in (grad_mask or {}).items()}
+
+        def step(batch: Any) -> dict[str, float | torch.Tensor]:
+            objective, losses = loss(batch)
+            if opt is not None:
+                optimizer_step(opt, objective, clip, mask)
+            if after_step is not None:
+                after_step()
+            return losses
+
+        run_passes(passes, step, self.tracker, stage, before_epoch, after_epoch)
+
     @contextlib.contextmanager
-    def frozen_below(self, first: str, chunk: int = 256) -> Iterator[None]:
+    def frozen_below(self, first: str, chunk: int = EVAL_BATCH) -> Iterator[None]:
         """Within the block, train only the model's blocks from `first` (e.g. "fc") up. The blocks below are frozen
         (no gradients, eval-mode BatchNorm), so they map each image to the same output every time: they run once
         per forget and retain image here, and inside the block `model` and `original` are the upper blocks (of the
@@ -258,14 +286,11 @@ class UnlearnContext:
             self.trained_from = None
             self.model.requires_grad_(True).train()
 
-    def original_outputs(self, x: torch.Tensor, features: bool = False, chunk: int = 256) -> torch.Tensor:
+    def original_outputs(self, x: torch.Tensor, features: bool = False, chunk: int = EVAL_BATCH) -> torch.Tensor:
         """The Original's outputs, or its penultimate-layer features, on data from `data` without augmentation
-        (within `frozen_below`, on the frozen blocks' outputs: the Original's upper blocks, without the head for
-        `features`)."""
-        if not self.trained_from:
-            return frozen_outputs(self.original, x, features=features, batch_size=chunk)
-        upper = self.original[:-1] if features else self.original  # the upper blocks end with the head, fc
-        return frozen_outputs(upper, x, batch_size=chunk, prepare=lambda outputs: outputs)
+        (within `frozen_below`, on the frozen blocks' outputs, through the Original's upper blocks)."""
+        prepare = (lambda outputs: outputs) if self.trained_from else to_float
+        return frozen_outputs(self.original, x, features=features, batch_size=chunk, prepare=prepare)
 
     def keep_retain_share(self, share: float) -> None:
         """From now on "retain" is `share` of the retain set (see RETAIN_SHARE) and "train" is the forget set plus
@@ -291,23 +316,31 @@ class UnlearnContext:
             self._data[split] = (x.to(self.device), y.to(self.device))
         return self._data[split]
 
-    def n_batches(self, split: str, batch_size: int) -> int:
-        return max(1, math.ceil(len(self.data(split)[0]) / batch_size))
+    def passes(self, source: str | tuple[torch.Tensor, torch.Tensor], batch_size: int, epochs: int = 1,
+               train_augment: bool = True, shuffle: bool = True) -> Passes:
+        """`epochs` passes over a split of `data` (or over the images and labels given) in batches of near-equal
+        size (`batch_indices`), each batch as (float images, labels), augmented with the recipe's augmentation
+        unless `train_augment` is False; reshuffled every pass unless `shuffle` is False."""
+        x, y = self.data(source) if isinstance(source, str) else source
 
-    def batches(self, split: str, batch_size: int, train_augment: bool = True,
-                shuffle: bool = True) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        """One epoch of (float images, labels) batches of near-equal size, augmented with the recipe's
-        augmentation unless `train_augment` is False."""
-        x, y = self.data(split)
-        for idx in batch_indices(len(x), batch_size, self.generator, shuffle):
-            idx = idx.to(self.device)
-            yield self.prepare(x[idx], train_augment), y[idx]
+        def one_pass() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            for idx in batch_indices(len(x), batch_size, self.generator, shuffle):
+                idx = idx.to(x.device)
+                yield self.prepare(x[idx], train_augment), y[idx]
 
-    def cycle(self, split: str, batch_size: int, train_augment: bool = True) -> Iterator[tuple[torch.Tensor,
-                                                                                              torch.Tensor]]:
-        """Endless batches, reshuffled every pass (for a forget iterator that restarts when exhausted)."""
-        return itertools.chain.from_iterable(self.batches(split, batch_size, train_augment)
-                                             for _ in itertools.count())
+        return Passes(one_pass, n_batches(len(x), batch_size), epochs)
+
+    def cycle(self, split: str, batch_size: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """Endless augmented batches of `split`, reshuffled every pass (a forget iterator that restarts when
+        exhausted, paired with the batches of another split)."""
+        one_pass = self.passes(split, batch_size).batches
+        return itertools.chain.from_iterable(one_pass() for _ in itertools.count())
+
+    def paired(self, passes: Passes, split: str, batch_size: int) -> Passes:
+        """`passes` with each batch paired with the next augmented batch of `split`, which is cycled across all
+        the passes (so the forget set restarts when exhausted, not with every pass)."""
+        other = self.cycle(split, batch_size)
+        return replace(passes, batches=lambda: zip(passes.batches(), other))
 
     def prepare(self, x_uint8: torch.Tensor, train_augment: bool = True) -> torch.Tensor:
         """Float images, augmented unless `train_augment` is False (within `frozen_below`: the outputs unchanged)."""

@@ -1,26 +1,16 @@
-"""Pieces several methods share: optimizers, the distillation KL, output targets, diagonal importances,
-random wrong labels and a masked training loop."""
+"""Pieces several methods share: the distillation KL, output targets, summed gradients and diagonal importances,
+and random wrong labels."""
 from __future__ import annotations
 
-import math
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mu_core.methods.base import UnlearnContext
+from mu_core.methods.base import Loss, UnlearnContext
 from mu_core.task import TaskKind, task_loss
-from mu_core.training import Tracker, batch_indices
-
-
-def optimizer(params, name: str, lr: float, momentum: float = 0.0, weight_decay: float = 0.0
-              ) -> torch.optim.Optimizer:
-    """"sgd" (with `momentum`) or "adam"."""
-    params = [p for p in params if p.requires_grad]
-    if name == "adam":
-        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
-    return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+from mu_core.training import Passes, Tracker, run_passes
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -31,15 +21,6 @@ def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, tempe
     return F.kl_div(log_s, p_t, reduction="sum") * temperature ** 2 / student_logits.shape[0]
 
 
-def step(optim: torch.optim.Optimizer, loss: torch.Tensor, clip: float | None = None,
-         params=None) -> None:
-    optim.zero_grad(set_to_none=True)
-    loss.backward()
-    if clip:
-        nn.utils.clip_grad_norm_(params, clip)
-    optim.step()
-
-
 def is_multilabel(kind: TaskKind) -> bool:
     return kind == "multilabel"
 
@@ -48,37 +29,38 @@ def has_batchnorm(model: nn.Module) -> bool:
     return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules())
 
 
-def n_batches(n: int, batch_size: int) -> int:
-    """Batches per pass over `n` samples (as `batch_indices` splits them)."""
-    return max(1, math.ceil(n / batch_size))
-
-
-def batch_grads(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
-                loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], tracker: Tracker,
-                stage: str) -> Iterator[dict[str, torch.Tensor]]:
-    """The gradient of each batch's mean loss, per trainable parameter (one tracker step per batch). The model's
-    mode (eval or train) is the caller's choice; `.grad` fields are left untouched."""
+def summed_grads(model: nn.Module, batches: Passes, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+                 tracker: Tracker, stage: str,
+                 of: Callable[[torch.Tensor], torch.Tensor] = lambda g: g) -> dict[str, torch.Tensor]:
+    """The sum over `batches` of `of`(the gradient of each batch's mean loss), per trainable parameter, through the
+    engine's loop (one tracker step per batch). The model's mode (eval or train) is the caller's choice; `.grad`
+    fields are left untouched."""
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    for x, y in batches:
+    total: dict[str, torch.Tensor] = {}
+
+    def add(batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
+        x, y = batch
         loss = loss_fn(model(x), y)
         grads = torch.autograd.grad(loss, list(params.values()), allow_unused=True)
-        tracker.step(stage, loss=loss.detach())
-        yield {name: torch.zeros_like(p) if g is None else g
-               for (name, p), g in zip(params.items(), grads)}
+        for (name, p), g in zip(params.items(), grads):
+            g = of(torch.zeros_like(p) if g is None else g)
+            total[name] = total[name] + g if name in total else g
+        return {"loss": loss.detach()}
+
+    run_passes(batches, add, tracker, stage)
+    return total
 
 
-def diag_importance(model: nn.Module, batches: Iterable[tuple[torch.Tensor, torch.Tensor]],
+def diag_importance(model: nn.Module, batches: Passes | Sequence[tuple[torch.Tensor, torch.Tensor]],
                     loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], tracker: Tracker,
                     stage: str) -> dict[str, torch.Tensor]:
     """SSD's diagonal importance, an empirical-Fisher proxy: the mean over mini-batches of the squared gradient of
     the mean batch loss (squared per batch, not per sample), per parameter element. Used by SSD and GISA."""
-    total: dict[str, torch.Tensor] = {}
-    count = 0
-    for grads in batch_grads(model, batches, loss_fn, tracker, stage):
-        for name, g in grads.items():
-            total[name] = total[name] + g.square() if name in total else g.square()
-        count += 1
-    return {name: t / count for name, t in total.items()}
+    if not isinstance(batches, Passes):
+        given = batches
+        batches = Passes(lambda: given, len(given))
+    total = summed_grads(model, batches, loss_fn, tracker, stage, torch.square)
+    return {name: t / batches.steps for name, t in total.items()}
 
 
 def random_wrong_labels(y: torch.Tensor, kind: TaskKind, num_classes: int,
@@ -95,24 +77,14 @@ def random_wrong_labels(y: torch.Tensor, kind: TaskKind, num_classes: int,
     return (y + shift) % num_classes
 
 
-def train_on(ctx: UnlearnContext, x: torch.Tensor, y: torch.Tensor, epochs: int, batch_size: int,
-             opt: torch.optim.Optimizer, grad_mask: dict[str, torch.Tensor] | None = None,
-             stage: str = "unlearning") -> None:
-    """`epochs` shuffled, augmented passes of the task loss over uint8 images `x` with labels `y` (one tracker step
-    per batch). `grad_mask` (parameter name -> 0/1 tensor) zeroes the gradient outside the mask, so only masked
-    weights move (with no weight decay)."""
-    params = dict(ctx.model.named_parameters())
-    for _ in range(epochs):
-        for idx in batch_indices(len(x), batch_size, ctx.generator):
-            idx = idx.to(x.device)
-            loss = task_loss(ctx.model(ctx.prepare(x[idx])), y[idx], ctx.kind)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for name, mask in (grad_mask or {}).items():
-                if params[name].grad is not None:
-                    params[name].grad.mul_(mask)
-            opt.step()
-            ctx.tracker.step(stage, loss=loss.detach())
+def task_step(ctx: UnlearnContext, name: str = "loss", model: nn.Module | None = None) -> Loss:
+    """The loss of a step on a batch of (images, labels): the task loss of `model` (default: the context's model
+    at the time of the step), reported as `name`."""
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, y = batch
+        value = task_loss((ctx.model if model is None else model)(x), y, ctx.kind)
+        return value, {name: value.detach()}
+    return loss
 
 
 def relabelled_train_set(ctx: UnlearnContext) -> tuple[torch.Tensor, torch.Tensor]:

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import kl_to_target, optimizer, step, train_on, uniform_target
+from mu_core.methods.common import kl_to_target, task_step, uniform_target
+from mu_core.training import Passes, optimizer
 
 MOMENTUM = 0.9  # every optimizer of the solution
 
@@ -46,29 +47,33 @@ def retain_lr(hp: dict) -> float:
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     bs = hp["batch_size"]
-    n_f, n_r = ctx.n_batches("forget", bs), ctx.n_batches("retain", bs)
-    ctx.begin(n_f + hp["epochs"] * (min(n_f, n_r) + n_r))
+    forget, retain = ctx.passes("forget", bs), ctx.passes("retain", bs)
+    rounds = Passes(lambda: zip(forget.batches(), retain.batches()), min(forget.per_epoch, retain.per_epoch))
+    ctx.begin(forget, rounds.times(hp["epochs"]), retain.times(hp["epochs"]))
     params = list(ctx.model.parameters())
-    uniform_opt = optimizer(params, "sgd", hp["uniform_lr"], MOMENTUM)
-    for x, _ in ctx.batches("forget", bs):
+
+    def uniform(batch):
+        x, _ = batch
         logits = ctx.model(x)
         loss = kl_to_target(logits, uniform_target(logits, ctx.kind), ctx.kind).mean()
-        step(uniform_opt, loss)
-        ctx.tracker.step(stage="stage 1: uniform outputs on the forget set", uniform_kl=loss.detach())
+        return loss, {"uniform_kl": loss.detach()}
+
+    def push_away(batch):
+        (x_f, _), (x_rf, _) = batch
+        with torch.no_grad():
+            retain_logits = ctx.model(x_rf)
+        loss = contrastive_loss(ctx.model(x_f), retain_logits, hp["temperature"])
+        return loss, {"contrastive": loss.detach()}
+
+    ctx.train(forget, uniform, optimizer(params, "sgd", hp["uniform_lr"], MOMENTUM),
+              stage="stage 1: uniform outputs on the forget set")
     forget_opt = optimizer(params, "sgd", hp["forget_lr"], MOMENTUM)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(forget_opt, T_max=hp["epochs"] * min(n_f, n_r),
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(forget_opt, T_max=rounds.steps * hp["epochs"],
                                                           eta_min=1e-6)
     retain_opt = optimizer(params, "sgd", retain_lr(hp), MOMENTUM, hp["retain_weight_decay"])
-    x_r, y_r = ctx.data("retain")
     for _ in range(hp["epochs"]):
-        for (x_f, _), (x_rf, _) in zip(ctx.batches("forget", bs), ctx.batches("retain", bs)):
-            with torch.no_grad():
-                retain_logits = ctx.model(x_rf)
-            loss = contrastive_loss(ctx.model(x_f), retain_logits, hp["temperature"])
-            step(forget_opt, loss)
-            schedule.step()
-            ctx.tracker.step(stage="forget round", contrastive=loss.detach())
-        train_on(ctx, x_r, y_r, 1, bs, retain_opt, stage="retain round")
+        ctx.train(rounds, push_away, forget_opt, stage="forget round", after_step=schedule.step)
+        ctx.train(retain, task_step(ctx), retain_opt, stage="retain round")
 
 
 # Tuned with an unscaled retain lr of 0.004 (before scale_retain_lr existed, HParam.earlier), which they keep.

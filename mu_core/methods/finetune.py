@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 from mu_core.methods.base import RETAIN_SHARE, HParam, Method, UnlearnContext
-from mu_core.methods.common import optimizer, step
-from mu_core.task import task_loss
+from mu_core.methods.common import task_step
+from mu_core.training import optimizer
 
 HPARAMS = (
     HParam("epochs", "int", 2, "Passes over the retain set.", min=1, max=20, step=1),
@@ -18,14 +18,10 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    bs = hp["batch_size"]
-    ctx.begin(hp["epochs"] * ctx.n_batches("retain", bs))
+    retain = ctx.passes("retain", hp["batch_size"], hp["epochs"], hp["augment"])
+    ctx.begin(retain)
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"], hp["weight_decay"])
-    for _ in range(hp["epochs"]):
-        for x, y in ctx.batches("retain", bs, hp["augment"]):
-            loss = task_loss(ctx.model(x), y, ctx.kind)
-            step(opt, loss)
-            ctx.tracker.step(retain=loss.detach())
+    ctx.train(retain, task_step(ctx, "retain"), opt)
 
 
 METHOD = Method(

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import diag_importance, is_multilabel, step
+from mu_core.methods.common import diag_importance, is_multilabel
 from mu_core.task import task_loss
 
 HPARAMS = (
@@ -42,8 +42,9 @@ def class_weights(y: torch.Tensor, num_classes: int) -> torch.Tensor:
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     bs = hp["batch_size"]
-    n_retain, n_forget = ctx.n_batches("retain", bs), ctx.n_batches("forget", bs)
-    ctx.begin(n_retain + n_forget + hp["epochs"] * n_retain)
+    retain, forget = ctx.passes("retain", bs), ctx.passes("forget", bs)
+    pairs = ctx.paired(retain.times(hp["epochs"]), "forget", hp["forget_batch_size"])
+    ctx.begin(retain, forget, pairs)
     weighted = hp["class_weighted"] and not is_multilabel(ctx.kind)
 
     def loss_on(split: str):
@@ -53,20 +54,20 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         return lambda z, y: F.cross_entropy(z, y, weight=w)
 
     retain_loss, forget_loss = loss_on("retain"), loss_on("forget")
-    retain_imp = diag_importance(ctx.model, ctx.batches("retain", bs), retain_loss, ctx.tracker, "importance")
-    forget_imp = diag_importance(ctx.model, ctx.batches("forget", bs), forget_loss, ctx.tracker, "importance")
+    retain_imp = diag_importance(ctx.model, retain, retain_loss, ctx.tracker, "importance")
+    forget_imp = diag_importance(ctx.model, forget, forget_loss, ctx.tracker, "importance")
     lrs = tensor_lrs(forget_imp, retain_imp, hp["lr"])
     params = dict(ctx.model.named_parameters())
     opt = torch.optim.Adam([{"params": [params[name]], "lr": lr} for name, lr in lrs.items()],
                            weight_decay=hp["weight_decay"])
     schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=hp["epochs"])
-    forget = ctx.cycle("forget", hp["forget_batch_size"])
-    for _ in range(hp["epochs"]):
-        for (x_r, y_r), (x_f, y_f) in zip(ctx.batches("retain", bs), forget):
-            l_r, l_f = retain_loss(ctx.model(x_r), y_r), forget_loss(ctx.model(x_f), y_f)
-            step(opt, l_r ** 2 / l_f, hp["clip"], ctx.model.parameters())
-            ctx.tracker.step("unlearning", retain=l_r.detach(), forget=l_f.detach())
-        schedule.step()
+
+    def loss(batch):
+        (x_r, y_r), (x_f, y_f) = batch
+        l_r, l_f = retain_loss(ctx.model(x_r), y_r), forget_loss(ctx.model(x_f), y_f)
+        return l_r ** 2 / l_f, {"retain": l_r.detach(), "forget": l_f.detach()}
+
+    ctx.train(pairs, loss, opt, stage="unlearning", clip=hp["clip"], after_epoch=lambda _epoch: schedule.step())
 
 
 METHOD = Method(

@@ -1,9 +1,11 @@
 """NegGrad: gradient ascent on the forget set (minimise -loss), with no retain term."""
 from __future__ import annotations
 
+import itertools
+
 from mu_core.methods.base import TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import optimizer, step
 from mu_core.task import task_loss
+from mu_core.training import Passes, optimizer
 
 HPARAMS = (
     HParam("loop", "choice", "retain", "What an epoch walks through. retain, as the benchmark's MUFAC and binary "
@@ -24,15 +26,18 @@ HPARAMS = (
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     bs = hp["batch_size"]
-    per_epoch = ctx.n_batches(hp["loop"], bs)
-    ctx.begin(hp["epochs"] * per_epoch)
-    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
+    per_epoch = ctx.passes(hp["loop"], bs).per_epoch
     forget = ctx.cycle("forget", bs)
-    for _ in range(hp["epochs"] * per_epoch):
-        x, y = next(forget)
-        loss = task_loss(ctx.model(x), y, ctx.kind)
-        step(opt, -loss)
-        ctx.tracker.step(forget=loss.detach())
+    ascent = Passes(lambda: itertools.islice(forget, per_epoch), per_epoch, hp["epochs"])
+    ctx.begin(ascent)
+    opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
+
+    def loss(batch):
+        x, y = batch
+        value = task_loss(ctx.model(x), y, ctx.kind)
+        return -value, {"forget": value.detach()}
+
+    ctx.train(ascent, loss, opt)
 
 
 # Tuned before `loop` existed (HParam.earlier): they keep the forget loop.

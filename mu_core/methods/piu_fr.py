@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from mu_core.methods.base import TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import has_batchnorm, n_batches, optimizer, step, task_distill_kl, train_on
-from mu_core.training import batch_indices
+from mu_core.methods.common import has_batchnorm, task_distill_kl, task_step
+from mu_core.training import Passes, optimizer
 
 STAGE2_MOMENTUM = 0.9  # PIU-FR's stage 2 optimizer
 
@@ -46,41 +46,51 @@ def twins(ctx: UnlearnContext) -> torch.Tensor:
     return torch.multinomial(pool, 1, generator=ctx.generator).flatten().to(ctx.device)
 
 
-@torch.no_grad()
-def recalibrate(ctx: UnlearnContext, images: torch.Tensor, batch_size: int) -> None:
-    """One pass over `images` in train mode without gradients, in their order and without augmentation: the
-    BatchNorm running statistics move to theirs, nothing else changes (one tracker step per batch)."""
+def recalibrate(ctx: UnlearnContext, images: Passes) -> None:
+    """One pass over `images` in train mode without gradients: the BatchNorm running statistics move to theirs,
+    nothing else changes (one tracker step per batch)."""
     ctx.model.train()
-    for idx in batch_indices(len(images), batch_size, ctx.generator, shuffle=False):
-        ctx.model(ctx.prepare(images[idx.to(images.device)], train_augment=False))
-        ctx.tracker.step(stage="stage 1: BatchNorm recalibration")
+
+    def forward(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[None, dict]:
+        with torch.no_grad():
+            ctx.model(batch[0])
+        return None, {}
+
+    ctx.train(images, forward, stage="stage 1: BatchNorm recalibration")
+
+
+def alternating(forget: Passes) -> Passes:
+    """The forget batches with the sign of their step: descent on even batches, ascent on odd ones, restarting
+    with descent every pass."""
+    def one_pass():
+        for k, (x, target) in enumerate(forget.batches()):
+            yield x, target, 1.0 if k % 2 == 0 else -1.0
+    return Passes(one_pass, forget.per_epoch, forget.epochs)
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    x_f, _ = ctx.data("forget")
-    x_r, y_r = ctx.data("retain")
+    (x_f, y_f), (x_r, y_r) = ctx.data("forget"), ctx.data("retain")
     bs = hp["batch_size"]
-    twin = x_r[twins(ctx)]
+    chosen = twins(ctx)
     recalibrating = hp["recalibrate_bn"] and has_batchnorm(ctx.model)
-    calibration = torch.cat([x_f, twin])
-    stage2_steps = hp["stage2_epochs"] * ctx.n_batches("retain", hp["stage2_batch"]) if hp["stage2"] else 0
-    recalibration_steps = n_batches(len(calibration), bs) if recalibrating else 0
-    ctx.begin(hp["epochs"] * (ctx.n_batches("forget", bs) + recalibration_steps) + stage2_steps)
-    targets = ctx.original_outputs(twin)
+    targets = ctx.original_outputs(x_r[chosen])
+    stage1 = alternating(ctx.passes((x_f, targets), bs, hp["epochs"], shuffle=False))
+    calibration = ctx.passes((torch.cat([x_f, x_r[chosen]]), torch.cat([y_f, y_r[chosen]])), bs,
+                             train_augment=False, shuffle=False)
+    stage2 = ctx.passes("retain", hp["stage2_batch"], hp["stage2_epochs"] if hp["stage2"] else 0)
+    ctx.begin(stage1, calibration.times(hp["epochs"] if recalibrating else 0), stage2)
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"])
-    for _ in range(hp["epochs"]):
-        for k, idx in enumerate(batch_indices(len(x_f), bs, ctx.generator, shuffle=False)):
-            idx = idx.to(ctx.device)
-            kl = task_distill_kl(ctx.model(ctx.prepare(x_f[idx])), targets[idx], hp["temperature"], ctx.kind)
-            sign = 1.0 if k % 2 == 0 else -1.0
-            step(opt, sign * kl)
-            ctx.tracker.step(stage="stage 1: descent" if sign > 0 else "stage 1: ascent", kl=kl.detach(),
-                             sign=sign)
-        if recalibrating:
-            recalibrate(ctx, calibration, bs)
+
+    def pull_and_push(batch):
+        x, target, sign = batch
+        kl = task_distill_kl(ctx.model(x), target, hp["temperature"], ctx.kind)
+        return sign * kl, {"kl": kl.detach(), "sign": sign}
+
+    ctx.train(stage1, pull_and_push, opt, stage="stage 1: descent and ascent",
+              after_epoch=(lambda _epoch: recalibrate(ctx, calibration)) if recalibrating else None)
     if hp["stage2"]:
         stage2_opt = optimizer(ctx.model.parameters(), "sgd", hp["stage2_lr"], STAGE2_MOMENTUM)
-        train_on(ctx, x_r, y_r, hp["stage2_epochs"], hp["stage2_batch"], stage2_opt, stage="stage 2: fine-tune")
+        ctx.train(stage2, task_step(ctx), stage2_opt, stage="stage 2: fine-tune")
 
 
 # Tuned before recalibrate_bn existed (HParam.earlier): they keep it off.

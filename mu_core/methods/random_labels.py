@@ -3,7 +3,8 @@ random wrong labels."""
 from __future__ import annotations
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import n_batches, optimizer, relabelled_train_set, train_on
+from mu_core.methods.common import relabelled_train_set, task_step
+from mu_core.training import optimizer
 
 HPARAMS = (
     HParam("epochs", "int", 1, "Passes over retain + relabelled forget (3 in the SSD repository's Amnesiac "
@@ -21,10 +22,10 @@ HPARAMS = (
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    x, y = relabelled_train_set(ctx)
-    ctx.begin(hp["epochs"] * n_batches(len(x), hp["batch_size"]))
+    relabelled = ctx.passes(relabelled_train_set(ctx), hp["batch_size"], hp["epochs"])
+    ctx.begin(relabelled)
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"], hp["momentum"])
-    train_on(ctx, x, y, hp["epochs"], hp["batch_size"], opt)
+    ctx.train(relabelled, task_step(ctx), opt, stage="unlearning")
 
 
 METHOD = Method(

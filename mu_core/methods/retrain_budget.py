@@ -5,12 +5,10 @@ so that the baseline is as strong as the recipe makes it for that compute. A met
 forgets at a compute ratio at which this baseline does not."""
 from __future__ import annotations
 
-import math
-
 from mu_core.methods.base import HParam, Method, UnlearnContext
 from mu_core.models import build_model
 from mu_core.recipe import Recipe
-from mu_core.training import fit
+from mu_core.training import fit, n_batches
 
 HPARAMS = (
     HParam("budget", "float", 0.1, "Compute as a share of a full retraining: the run trains budget x the recipe's "
@@ -22,17 +20,17 @@ HPARAMS = (
 
 def budget_steps(n_retain: int, recipe: Recipe, budget: float) -> int:
     """Optimizer steps of a run with `budget`: that share of the recipe's epochs x batches per epoch, at least 1."""
-    full = recipe.epochs * max(1, math.ceil(n_retain / recipe.batch_size))
+    full = recipe.epochs * n_batches(n_retain, recipe.batch_size)
     return max(1, round(budget * full))
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     x, y = ctx.data("retain")
     steps = budget_steps(len(x), ctx.exp.recipe, hp["budget"])
-    ctx.begin(steps, "retraining from scratch")
+    ctx.begin(steps, stage="retraining from scratch")
     ctx.model.load_state_dict(build_model(ctx.num_classes).state_dict())
     fit(ctx.model, x, y, ctx.exp.recipe, ctx.kind, generator=ctx.generator, device=ctx.device, steps=steps,
-        progress=lambda p: ctx.tracker.step(**p.losses), stage="Retraining for the budget")
+        tracker=ctx.tracker, stage="Retraining for the budget")
 
 
 METHOD = Method(

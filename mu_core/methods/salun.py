@@ -4,8 +4,9 @@ from __future__ import annotations
 import torch
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import batch_grads, n_batches, optimizer, relabelled_train_set, train_on
+from mu_core.methods.common import relabelled_train_set, summed_grads, task_step
 from mu_core.task import task_loss
+from mu_core.training import optimizer
 
 HPARAMS = (
     HParam("saliency_fraction", "float", 0.5, "Share of all weights kept in the saliency mask: those with the "
@@ -27,11 +28,8 @@ def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict
     gradients|, computed in eval mode on forget images with the training augmentation (SalUn's generate_mask
     reads the forget set through the training transform)."""
     ctx.model.eval()
-    total: dict[str, torch.Tensor] = {}
-    batches = ctx.batches("forget", batch_size, shuffle=False)
-    for grads in batch_grads(ctx.model, batches, lambda z, y: task_loss(z, y, ctx.kind), ctx.tracker, "saliency"):
-        for name, g in grads.items():
-            total[name] = total[name] + g if name in total else g
+    forget = ctx.passes("forget", batch_size, shuffle=False)
+    total = summed_grads(ctx.model, forget, lambda z, y: task_loss(z, y, ctx.kind), ctx.tracker, "saliency")
     ctx.model.train()
     scores = {name: g.abs() for name, g in total.items()}
     flat = torch.cat([s.flatten() for s in scores.values()])
@@ -41,12 +39,12 @@ def saliency_mask(ctx: UnlearnContext, fraction: float, batch_size: int) -> dict
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
-    x, y = relabelled_train_set(ctx)
     bs = hp["batch_size"]
-    ctx.begin(ctx.n_batches("forget", bs) + hp["epochs"] * n_batches(len(x), bs))
+    relabelled = ctx.passes(relabelled_train_set(ctx), bs, hp["epochs"])
+    ctx.begin(ctx.passes("forget", bs), relabelled)
     mask = saliency_mask(ctx, hp["saliency_fraction"], bs)
     opt = optimizer(ctx.model.parameters(), "sgd", hp["lr"], hp["momentum"])
-    train_on(ctx, x, y, hp["epochs"], bs, opt, grad_mask=mask)
+    ctx.train(relabelled, task_step(ctx), opt, stage="unlearning", grad_mask=mask)
 
 
 METHOD = Method(

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import optimizer, step, task_distill_kl
+from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Loss, Method, UnlearnContext
+from mu_core.methods.common import task_distill_kl
 from mu_core.task import task_loss
+from mu_core.training import optimizer
 
 HPARAMS = (
     HParam("variant", "choice", "original",
@@ -44,25 +45,27 @@ HPARAMS = (
 )
 
 
-def max_pass(ctx: UnlearnContext, opt: torch.optim.Optimizer, hp: dict) -> None:
-    """One pass over the forget set maximising the KL between student and teacher."""
-    for x, _ in ctx.batches("forget", hp["forget_batch"]):
+def max_loss(ctx: UnlearnContext, hp: dict) -> Loss:
+    """The max step on a forget batch: ascend the KL between student and teacher."""
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, _ = batch
         with torch.no_grad():
             teacher = ctx.original(x)
         kl = task_distill_kl(ctx.model(x), teacher, hp["temperature"], ctx.kind)
-        step(opt, -kl)
-        ctx.tracker.step(stage="max step (forget set)", forget_kl=kl.detach())
+        return -kl, {"forget_kl": kl.detach()}
+    return loss
 
 
-def min_pass(ctx: UnlearnContext, opt: torch.optim.Optimizer, hp: dict) -> None:
-    """One pass over the retain set minimising gamma * task loss + alpha * KL to the teacher."""
-    for x, y in ctx.batches("retain", hp["retain_batch"]):
+def min_loss(ctx: UnlearnContext, hp: dict) -> Loss:
+    """The min step on a retain batch: gamma * task loss + alpha * KL to the teacher."""
+    def loss(batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        x, y = batch
         with torch.no_grad():
             teacher = ctx.original(x)
         logits = ctx.model(x)
         ce, kl = task_loss(logits, y, ctx.kind), task_distill_kl(logits, teacher, hp["temperature"], ctx.kind)
-        step(opt, hp["gamma"] * ce + hp["alpha"] * kl)
-        ctx.tracker.step(stage="min step (retain set)", retain_loss=ce.detach(), retain_kl=kl.detach())
+        return hp["gamma"] * ce + hp["alpha"] * kl, {"retain_loss": ce.detach(), "retain_kl": kl.detach()}
+    return loss
 
 
 def decayed_lr(hp: dict, epoch: int) -> float:
@@ -74,17 +77,18 @@ def decayed_lr(hp: dict, epoch: int) -> float:
 def run(ctx: UnlearnContext, hp: dict) -> None:
     original = hp["variant"] == "original"
     max_epochs = min(hp["msteps"], hp["epochs"]) if original else hp["epochs"]
-    ctx.begin(max_epochs * ctx.n_batches("forget", hp["forget_batch"])
-              + hp["epochs"] * ctx.n_batches("retain", hp["retain_batch"]))
+    forget, retain = ctx.passes("forget", hp["forget_batch"]), ctx.passes("retain", hp["retain_batch"])
+    ctx.begin(forget.times(max_epochs), retain.times(hp["epochs"]))
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"], hp["momentum"], hp["weight_decay"])
+    ascend, descend = max_loss(ctx, hp), min_loss(ctx, hp)
     for epoch in range(hp["epochs"]):
         for group in opt.param_groups:
             group["lr"] = decayed_lr(hp, epoch)
         if original and epoch < max_epochs:
-            max_pass(ctx, opt, hp)
-        min_pass(ctx, opt, hp)
+            ctx.train(forget, ascend, opt, stage="max step (forget set)")
+        ctx.train(retain, descend, opt, stage="min step (retain set)")
         if not original:
-            max_pass(ctx, opt, hp)
+            ctx.train(forget, ascend, opt, stage="max step (forget set)")
 
 
 # Tuned before the learning-rate decay existed (HParam.earlier): they keep a constant rate.

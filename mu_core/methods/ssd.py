@@ -3,14 +3,13 @@ training data, in proportion to how much more important they are."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Iterator
 
 import torch
 
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
 from mu_core.methods.common import diag_importance
 from mu_core.task import task_loss
-from mu_core.training import batch_indices
+from mu_core.training import Passes
 
 HPARAMS = (
     HParam("dampening", "float", 1.0, "lambda: a selected weight is multiplied by min(lambda * I_D / I_f, 1) "
@@ -60,24 +59,21 @@ def importance_data(ctx: UnlearnContext, split: str, order: str) -> tuple[torch.
     return ctx.data(split)
 
 
-def importance_batches(ctx: UnlearnContext, split: str, batch_size: int,
-                       order: str) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def importance_pass(ctx: UnlearnContext, split: str, batch_size: int, order: str) -> Passes:
     """Un-augmented batches of an importance pass, in the order `importance_order` chooses."""
-    x, y = importance_data(ctx, split, order)
-    for idx in batch_indices(len(x), batch_size, ctx.generator, shuffle=order == "shuffled"):
-        idx = idx.to(x.device)
-        yield ctx.prepare(x[idx], train_augment=False), y[idx]
+    return ctx.passes(importance_data(ctx, split, order), batch_size, train_augment=False,
+                      shuffle=order == "shuffled")
 
 
 def run(ctx: UnlearnContext, hp: dict) -> None:
     bs, source, order = hp["batch_size"], hp["importance_set"], hp["importance_order"]
-    ctx.begin(ctx.n_batches(source, bs) + ctx.n_batches("forget", bs) + 1)
+    passes = {split: importance_pass(ctx, split, bs, order) for split in (source, "forget")}
+    ctx.begin(*passes.values(), 1)
     ctx.model.eval()
     loss = lambda z, y: task_loss(z, y, ctx.kind)  # noqa: E731
 
     def importance(split: str) -> dict[str, torch.Tensor]:
-        batches = importance_batches(ctx, split, bs, order)
-        return diag_importance(ctx.model, batches, loss, ctx.tracker, f"importance on {split}")
+        return diag_importance(ctx.model, passes[split], loss, ctx.tracker, f"importance on {split}")
 
     reference, forget = importance(source), importance("forget")
     share = dampen(ctx.model, reference, forget, hp["dampening"], hp["selection"])

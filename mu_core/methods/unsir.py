@@ -7,9 +7,9 @@ import torch.nn.functional as F
 
 from mu_core.errors import MUError
 from mu_core.methods.base import RETAIN_SHARE, TRAIN_FROM, HParam, Method, UnlearnContext
-from mu_core.methods.common import has_batchnorm, n_batches, optimizer, step, train_on
+from mu_core.methods.common import has_batchnorm, task_step
 from mu_core.task import loss_per_sample, task_loss
-from mu_core.training import batch_indices
+from mu_core.training import Passes, batch_indices, n_batches, optimizer
 
 HPARAMS = (
     HParam("variant", "choice", "class_noise",
@@ -67,15 +67,18 @@ def optimise_noise(ctx: UnlearnContext, noise: torch.Tensor, objective, hp: dict
     gradients; the model is in eval mode (its BatchNorm statistics untouched) unless `train_mode`."""
     noise = noise.requires_grad_(True)
     opt = torch.optim.Adam([noise], lr=hp["noise_lr"])
-    ctx.model.train(train_mode)
-    for _ in range(hp["noise_steps"]):
-        # the gradient with respect to an identity view of the noise (the same numbers): FLOP counting
-        # (mu_core.compute) cannot take a gradient with respect to a leaf tensor directly
+
+    def noise_step(_batch: int) -> tuple[None, dict[str, torch.Tensor]]:
+        # the gradient with respect to an identity view of the noise (the same numbers), so that the model's
+        # weights get none: FLOP counting (mu_core.compute) cannot take a gradient with respect to a leaf tensor
         view = noise.view_as(noise)
         loss = objective(ctx.model(view), view)
         noise.grad, = torch.autograd.grad(loss, [view])
         opt.step()
-        ctx.tracker.step(stage=stage, noise=loss.detach())
+        return None, {"noise": loss.detach()}
+
+    ctx.model.train(train_mode)
+    ctx.train(Passes(lambda: range(hp["noise_steps"]), hp["noise_steps"]), noise_step, stage=stage)
     ctx.model.train()
     noise = noise.detach()
     return noise.clamp_(0.0, 1.0) if hp["clamp_noise"] and not ctx.trained_from else noise
@@ -151,38 +154,48 @@ def class_noise(ctx: UnlearnContext, hp: dict, opt: torch.optim.Optimizer,
         objective = error_maximising(labels[group], hp["noise_l2"], k, ctx.kind)
         noise[group] = optimise_noise(ctx, noise[group].clone(), objective, hp, hp["noise_mode"] == "train", stage)
     n_noise = len(noise) * hp["noise_repeats"]
-    for _ in range(hp["impair_epochs"]):
+
+    def one_pass():
         for idx in batch_indices(n_noise + len(x_r), hp["batch_size"], ctx.generator):
             idx = idx.to(ctx.device)
             is_noise = idx < n_noise
             at, retain_idx = idx[is_noise] % len(noise), idx[~is_noise] - n_noise
             retained = ctx.prepare(x_r[retain_idx]) if len(retain_idx) else noise[:0]  # a batch of noise only
-            x = torch.cat([noise[at], retained])
-            y = torch.cat([labels[at], y_r[retain_idx]])
-            loss = task_loss(ctx.model(x), y, ctx.kind)
-            step(opt, loss)
-            ctx.tracker.step(stage="impair", impair=loss.detach())
+            yield torch.cat([noise[at], retained]), torch.cat([labels[at], y_r[retain_idx]])
+
+    impair = Passes(one_pass, n_batches(n_noise + len(x_r), hp["batch_size"]), hp["impair_epochs"])
+    ctx.train(impair, task_step(ctx, "impair"), opt, stage="impair")
 
 
 def batch_noise(ctx: UnlearnContext, hp: dict, opt: torch.optim.Optimizer) -> None:
     """The benchmark's variant: for each (retain, forget) batch pair, noise maximising the MSE between its logits
     and the forget batch's logits; one step on CE(noise, retain labels) + CE(retain batch).
     Pairs of different sizes are truncated to the smaller size (the benchmark skips them)."""
-    for _ in range(hp["impair_epochs"]):
-        pairs = zip(ctx.batches("retain", hp["batch_size"]), ctx.batches("forget", hp["batch_size"]))
-        for (x_r, y_r), (x_f, _) in pairs:
-            m = min(len(x_r), len(x_f))
-            with torch.no_grad():
-                target = ctx.model.eval()(x_f[:m])
+    pairs = batch_noise_pairs(ctx, hp)
 
-            def objective(logits: torch.Tensor, _noise: torch.Tensor) -> torch.Tensor:
-                return -F.mse_loss(logits, target)
+    def impair(batch):
+        (x_r, y_r), (x_f, _) = batch
+        m = min(len(x_r), len(x_f))
+        with torch.no_grad():
+            target = ctx.model.eval()(x_f[:m])
 
-            noise = optimise_noise(ctx, random_noise(ctx, m, x_r), objective, hp)
-            noise_loss = task_loss(ctx.model(noise), y_r[:m], ctx.kind)
-            retain_loss = task_loss(ctx.model(x_r), y_r, ctx.kind)
-            step(opt, noise_loss + retain_loss)
-            ctx.tracker.step(stage="impair", impair_noise=noise_loss.detach(), impair_retain=retain_loss.detach())
+        def objective(logits: torch.Tensor, _noise: torch.Tensor) -> torch.Tensor:
+            return -F.mse_loss(logits, target)
+
+        noise = optimise_noise(ctx, random_noise(ctx, m, x_r), objective, hp)
+        noise_loss = task_loss(ctx.model(noise), y_r[:m], ctx.kind)
+        retain_loss = task_loss(ctx.model(x_r), y_r, ctx.kind)
+        return noise_loss + retain_loss, {"impair_noise": noise_loss.detach(), "impair_retain": retain_loss.detach()}
+
+    ctx.train(pairs, impair, opt, stage="impair")
+
+
+def batch_noise_pairs(ctx: UnlearnContext, hp: dict) -> Passes:
+    """The batch_noise variant's impair epochs: retain batches paired with forget batches, as many as the smaller
+    of the two sets gives."""
+    retain, forget = ctx.passes("retain", hp["batch_size"]), ctx.passes("forget", hp["batch_size"])
+    return Passes(lambda: zip(retain.batches(), forget.batches()), min(retain.per_epoch, forget.per_epoch),
+                  hp["impair_epochs"])
 
 
 def class_noise_setup(ctx: UnlearnContext, hp: dict) -> tuple[tuple[torch.Tensor, torch.Tensor], int]:
@@ -207,9 +220,9 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         retain, impair = class_noise_setup(ctx, hp)
     else:
         retain = ctx.data("retain")
-        impair = hp["impair_epochs"] * min(ctx.n_batches("retain", bs), ctx.n_batches("forget", bs)) * (
-            hp["noise_steps"] + 1)
-    ctx.begin(impair + (hp["repair_epochs"] * n_batches(len(retain[0]), bs) if hp["repair"] else 0))
+        impair = batch_noise_pairs(ctx, hp).steps * (hp["noise_steps"] + 1)
+    repair = ctx.passes(retain, bs, hp["repair_epochs"] if hp["repair"] else 0)
+    ctx.begin(impair, repair)
     opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["lr"])
     if hp["variant"] == "class_noise":
         class_noise(ctx, hp, opt, retain)
@@ -217,7 +230,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         batch_noise(ctx, hp, opt)
     if hp["repair"]:
         repair_opt = optimizer(ctx.model.parameters(), hp["optimizer"], hp["repair_lr"])
-        train_on(ctx, *retain, hp["repair_epochs"], bs, repair_opt, stage="repair")
+        ctx.train(repair, task_step(ctx), repair_opt, stage="repair")
 
 
 # Tuned with the engine's earlier class_noise constants (5 or 1 noise steps in eval mode, a few noise images used
