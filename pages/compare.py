@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from dashboard import context, demo, evidence_views, results, sidebar, tasks, verdict_card
+from dashboard import context, demo, evidence_views, metric_tables, sidebar, tasks, verdict_card
 from mu_core import metrics, plots
 from mu_core.store import RunDamaged
 
@@ -22,7 +22,7 @@ finished = [r for r in context.runs(status="done", dataset=cur.dataset.name)
             if r["scenario"] == cur.choice.scenario and r["forget"] == cur.spec and r["seed"] == cur.choice.seed]
 for run in finished:
     if run["damaged"]:
-        st.warning(f"{results.run_label(run)} is damaged and cannot be compared: {run['damaged']}.",
+        st.warning(f"{metric_tables.run_label(run)} is damaged and cannot be compared: {run['damaged']}.",
                    icon=":material/broken_image:")
 runs = [r for r in finished if not r["damaged"]]
 by_id = {r["id"]: r for r in runs}
@@ -30,14 +30,15 @@ st.session_state[context.COMPARE_RUNS] = [i for i in st.session_state.get(contex
                                           if i in by_id]
 picked = st.multiselect("Runs to compare (finished runs on this forget set and seed)", list(by_id),
                         key=context.COMPARE_RUNS,
-                        format_func=lambda i: f"{results.run_label(by_id[i])} · {results.run_time(by_id[i])}")
+                        format_func=lambda i: f"{metric_tables.run_label(by_id[i])} · "
+                                              f"{metric_tables.run_time(by_id[i])}")
 if not runs:
     st.caption("No finished run on this forget set yet: launch one on the Unlearn page. Meanwhile, the baselines:")
 
 rows, outputs = [], {}
-for row in results.baseline_rows(base) + results.run_rows([by_id[i] for i in picked]):
+for row in metric_tables.baseline_rows(base) + metric_tables.run_rows([by_id[i] for i in picked]):
     try:
-        outputs[row.label] = results.outputs_of(row, base)
+        outputs[row.label] = metric_tables.outputs_of(row, base)
     except RunDamaged as e:
         st.warning(str(e), icon=":material/broken_image:")
     else:
@@ -56,8 +57,8 @@ with card_area:
     else:
         if len(chosen) > 1:
             run = by_id[st.selectbox("Verdict of", chosen, key="verdict_run",
-                                     format_func=lambda i: results.run_label(by_id[i]))]
-        label = results.run_label(run)
+                                     format_func=lambda i: metric_tables.run_label(by_id[i]))]
+        label = metric_tables.run_label(run)
         judged = verdict_card.bank_judged(run["id"])
         verdict = judged["verdict"] if judged else run["result"].verdict
         minutes = verdict_card.bank_minutes(retrain_seconds)
@@ -86,14 +87,14 @@ if run is not None:
 
 st.subheader("Metrics")
 lam = st.slider("NoMUS λ (weight of utility against forgetting)", 0.0, 1.0, 0.5, 0.05)
-results.show_metric_table(results.metric_table(rows, lam, scenario_kind))
+metric_tables.show_metric_table(metric_tables.metric_table(rows, lam, scenario_kind))
 st.caption("**MIA accuracy** is the attack's accuracy (0.5 = it cannot tell forgotten photos from unseen ones); "
            "the **forgetting score** |MIA−0.5| is what the benchmark's tables print under 'MIA' (0 is best). "
            "The attack runs on few photos: read it with its spread and sample sizes, against Retrained.")
 complete = [r for r in rows if r.result.metrics.get("mia_accuracy") is not None
             and np.isfinite(r.result.metrics["mia_accuracy"])]
 if len(complete) >= 2:
-    st.plotly_chart(plots.nomus_parts(results.by_label(complete), lam), key="nomus")
+    st.plotly_chart(plots.nomus_parts(metric_tables.by_label(complete), lam), key="nomus")
 else:
     st.caption("NoMUS is not drawn: its forgetting part needs the membership attack, which cannot run on this "
                "few photos (see the attack samples in the table).")

@@ -2,7 +2,7 @@
 audit record of each run."""
 import streamlit as st
 
-from dashboard import context, demo, results, sidebar, verdict_card
+from dashboard import context, demo, metric_tables, sidebar, verdict_card
 from mu_core import jsonio, plots
 
 cur = sidebar.active()
@@ -17,10 +17,10 @@ if damaged:
     st.warning(f"{len(damaged)} damaged run(s), listed as **damaged** in the history and left out of the "
                "leaderboard and Compare; the other runs are unaffected.", icon=":material/broken_image:")
 
-metrics = [results.heading(key) for key in results.RUN_METRICS]
+metrics = [metric_tables.heading(key) for key in metric_tables.RUN_METRICS]
 st.subheader("Leaderboard on this forget set")
-gap = results.heading("gap_to_retrained")
-board = results.readable(results.runs_table(usable).sort_values(gap).reset_index(drop=True))
+gap = metric_tables.heading("gap_to_retrained")
+board = metric_tables.readable(metric_tables.runs_table(usable).sort_values(gap).reset_index(drop=True))
 board.insert(0, "Rank", range(1, len(board) + 1))
 if board.empty:
     st.info(f"No finished run on the sidebar's forget set `{cur.spec}` (seed {cur.choice.seed}) yet: launch one on "
@@ -32,22 +32,22 @@ else:
                  column_config={"Hyperparameters": st.column_config.TextColumn("Hyperparameters", width="large")})
 
 base = context.baselines(cur.exp) if cur.exp is not None else None
-rows = results.run_rows(usable)
+rows = metric_tables.run_rows(usable)
 if base is not None and rows:
     st.subheader("Trade-offs on this forget set")
-    everyone = results.baseline_rows(base) + rows
-    st.plotly_chart(plots.tradeoff(results.by_label(everyone), "forgetting_score", "test_acc"),
+    everyone = metric_tables.baseline_rows(base) + rows
+    st.plotly_chart(plots.tradeoff(metric_tables.by_label(everyone), "forgetting_score", "test_acc"),
                     key="tradeoff_forgetting")
-    st.plotly_chart(plots.tradeoff(results.by_label(everyone), "seconds", "nomus"), key="tradeoff_time")
+    st.plotly_chart(plots.tradeoff(metric_tables.by_label(everyone), "seconds", "nomus"), key="tradeoff_time")
 
 st.subheader("History")
 shown = here if st.toggle("Only this forget set", value=False) else everything
-table = results.runs_table(shown)
-st.dataframe(results.readable(table)[["Run", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
-                                      *(results.heading(k) for k in ("test_acc", "forget_acc", "nomus", "seconds")),
-                                      "Message"]], hide_index=True, width="stretch")
+table = metric_tables.runs_table(shown)
+history = ["Run", "Started", "Status", "Method", "Dataset", "Scenario", "Forget", "Seed",
+           *(metric_tables.heading(k) for k in ("test_acc", "forget_acc", "nomus", "seconds")), "Message"]
+st.dataframe(metric_tables.readable(table)[history], hide_index=True, width="stretch")
 with st.container(horizontal=True):
-    st.download_button("Export the table as CSV", results.runs_csv(table), file_name="runs.csv", mime="text/csv",
+    st.download_button("Export the table as CSV", metric_tables.runs_csv(table), file_name="runs.csv", mime="text/csv",
                        icon=":material/download:", help="Numbers rounded to 4 significant digits.")
     st.download_button("Export the runs as JSON", jsonio.dumps(shown, indent=2), file_name="runs.json",
                        mime="application/json", icon=":material/download:",
@@ -56,15 +56,15 @@ with st.container(horizontal=True):
 if shown:
     st.subheader("Audit record")
     by_id = {r["id"]: r for r in shown}
-    run_id = st.selectbox("Run", list(by_id), index=results.latest_finished(shown),
-                          format_func=lambda i: f"{results.run_label(by_id[i])} · {by_id[i]['status']} · "
-                                                f"{results.run_time(by_id[i])}")
+    run_id = st.selectbox("Run", list(by_id), index=metric_tables.latest_finished(shown),
+                          format_func=lambda i: f"{metric_tables.run_label(by_id[i])} · {by_id[i]['status']} · "
+                                                f"{metric_tables.run_time(by_id[i])}")
     run = by_id[run_id]
     if run["damaged"]:
         st.warning(f"This run is damaged: {run['damaged']}.", icon=":material/broken_image:")
     if run["audit"]:
         audit = run["audit"]
-        st.markdown(f"**{results.run_label(run)}** (run `{run_id}`) was asked to forget "
+        st.markdown(f"**{metric_tables.run_label(run)}** (run `{run_id}`) was asked to forget "
                     f"**{len(audit['forgotten'])} photos** (`{audit['forget_selection']}`) with "
                     f"**{audit['method']}**, seed {audit['seed']}; weights `{audit['weights_sha256_before'][:12]}…` "
                     f"before, `{audit['weights_sha256_after'][:12]}…` after.")

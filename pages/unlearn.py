@@ -1,7 +1,7 @@
 """Unlearn: pick a method, set its hyperparameters, launch it as a background job and follow it live."""
 import streamlit as st
 
-from dashboard import context, demo, hparams, results, sidebar, tasks
+from dashboard import context, demo, hparams, metric_tables, sidebar, tasks
 from mu_core.errors import MUError
 from mu_core.methods import REGISTRY
 from mu_core.run_spec import spec_for
@@ -75,7 +75,8 @@ if mine:
                 run = None  # the banner says why the store cannot be read
             if run is None:
                 continue
-            st.button(f"Open {results.run_label(run)} in Compare", key=f"open.{job.id}", icon=":material/compare:",
+            st.button(f"Open {metric_tables.run_label(run)} in Compare", key=f"open.{job.id}",
+                      icon=":material/compare:",
                       help=f"{job.label}, stored as run {job.result}", on_click=sidebar.open_in_compare, args=(run,))
     for job in reversed(mine[:-1]):
         if job.status != "done":

@@ -11,7 +11,7 @@ import math
 import pytest
 from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 
-from dashboard import results
+from dashboard import metric_tables
 from mu_core.pipeline import execute_run
 from mu_core.run_spec import spec_for
 from mu_core.settings import experiment
@@ -69,7 +69,7 @@ def test_exports_are_strict_json_and_a_rounded_csv(stored, downloads):
     rows = {r["Run"]: r for r in csv.DictReader(io.StringIO(downloads["runs.csv"].decode()))}
     seconds = done["result"]["seconds"]
     assert rows[stored["done"]]["Seconds"] == str(float(f"{seconds:.4g}")) != str(seconds)
-    numbers = [rows[stored["done"]][results.heading(key)] for key in results.RUN_METRICS]
+    numbers = [rows[stored["done"]][metric_tables.heading(key)] for key in metric_tables.RUN_METRICS]
     assert all(len(cell.replace("0.", "", 1).replace(".", "").lstrip("0")) <= 4 for cell in numbers if cell)
     assert rows[stored["done"]]["NoMUS"] == "" and rows[stored["cancelled"]]["Test acc"] == ""
     assert {"epochs=1", "batch_size=256"} <= set(rows[stored["done"]]["Hyperparameters"].split(", "))
