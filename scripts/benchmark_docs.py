@@ -79,6 +79,50 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
             + (f"; the issue asks for at least {need}." if need else "."), ""]
 
 
+def _check(verdict: dict, name: str) -> dict:
+    return next(c for c in verdict["checks"] if c["name"] == name)
+
+
+def evidence_section(path: Path) -> list[str]:
+    """Per judged model: the forgetting quality F with N, its epsilon ceiling, the split-half score against the
+    Retrained-vs-Retrained noise floor, the forgotten people's identity d' against the Retrained band, and the checks
+    that fail."""
+    rows = [ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]]
+    rows = [r for r in rows if r.verdict and r.verdict.get("level") == "bank"]
+    if not rows:
+        return []
+    lines = []
+    for r in rows:
+        member, ident = _check(r.verdict, "membership"), _check(r.verdict, "identity_features")
+        value = member["value"]
+        band = ident["floor"]
+        lines.append([REGISTRY[r.method].title if r.method in REGISTRY else r.method, str(r.seed),
+                      WORD[r.verdict["forgotten"]],
+                      f"{value['forget_quality']:.3f} (N = {value['n_models']}, ceiling {value['epsilon_ceiling']:g})",
+                      f"{value['forget_quality_half']:.3f} vs {member['floor']:.3f}"
+                      if member["floor"] is not None else "n/a",
+                      f"{value['inside']} / {value['remembered']} / {value['over_forgotten']}",
+                      f"{ident['value']['dprime']:.2f} vs {ident['reference']:.2f} ({band[0]:.2f}-{band[1]:.2f})"
+                      if ident["value"] else "n/a",
+                      ", ".join(c["name"] for c in r.verdict["checks"] if c["pass"] is False) or "none"])
+    headings = ["model", "seed", "verdict", "forgetting quality F", "F on halves vs noise floor",
+                "photos inside / remembered / over-forgotten", "identity d' vs Retrained (band of the bank)",
+                "failed checks"]
+    return ["Evidence behind each verdict. Membership fails when the split-half F (the method's runs against one "
+            "half of the bank) is shown below the noise floor (the other half against the same half) by a 95% "
+            "bootstrap over the photos; identity fails when the forgotten people's d' is above the bank's band:", "",
+            render(headings, lines, markdown=True), ""]
+
+
+def extra_section(path: Path) -> list[str]:
+    """A judged run outside the benchmark (docs/results/bank-<name>.json without a scenario of its own), with the
+    command and machine from its .meta.json."""
+    meta = json.loads(path.with_suffix(".meta.json").read_text())
+    return [f"### {meta['title']}", "", f"`{meta['command']}`", "",
+            f"Machine: {meta['machine']}; started {meta['date']} (load average {meta['load_at_start']}); wall time "
+            f"{meta['seconds'] / 60:.0f} min. {meta.get('note', '')}".rstrip(), ""] + evidence_section(path)
+
+
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
     tried = BASELINE in records
     baseline = smallest_passing_ratio(records.get(BASELINE, []))
@@ -107,6 +151,11 @@ def main() -> int:
         curve, baseline, tried = curve_section(trials_of(scenario))
         out += [f"## The {scenario} scenario", "", "### Bank-level benchmark (reported seeds)", ""]
         out += benchmark_section(scenario, baseline, tried)
+        if (RESULTS / f"bank-{scenario}.json").exists():
+            out += evidence_section(RESULTS / f"bank-{scenario}.json")
+        for extra in sorted(RESULTS.glob(f"bank-{scenario}-*.json")):
+            if not extra.name.endswith(".meta.json"):
+                out += extra_section(extra)
         out += ["### Compute vs forgetting (tuning seeds; the trials of `python -m mu_core tune`)", ""] + curve
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(out))
     print("wrote docs/benchmarks.md")
