@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
+import torch
 import torch.nn as nn
 
 from mu_core.baselines import BASELINES, get_baseline, is_cached
@@ -74,9 +75,17 @@ def owner() -> str:
     return token
 
 
+# torch threads of the dashboard process. Its training and evaluation always share the CPU with the server, the
+# script reruns of the polling views and, on the same machine, the browser; with two threads on a 2-core machine
+# under load, training the default baselines took 5 to 10 times as long as with one (scripts/startup_time.py).
+TORCH_THREADS = 1
+
+
 @st.cache_resource(show_spinner=False)
 def runner() -> JobRunner:
-    """The process-wide job runner: one compute slot for every browser session."""
+    """The process-wide job runner: one compute slot for every browser session (created before any job, it sets
+    the process's torch threads to TORCH_THREADS)."""
+    torch.set_num_threads(TORCH_THREADS)
     return JobRunner()
 
 
