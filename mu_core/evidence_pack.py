@@ -63,7 +63,7 @@ def manifest(run: dict) -> dict:
     return {
         "run_id": run["id"], "created": run.get("created"), "finished": run.get("finished"),
         "request": {"dataset": audit.get("dataset"), "dataset_fingerprint": audit.get("dataset_fingerprint"),
-                    "scenario": audit.get("scenario"), "forget_selection": audit.get("forget_selection")},
+                    "scenario": audit.get("scenario"), "forget": audit.get("forget")},
         "forgotten_images": audit.get("forgotten", []),
         "weights_sha256_before": audit.get("weights_sha256_before"),
         "weights_sha256_after": audit.get("weights_sha256_after"),
@@ -177,7 +177,7 @@ def report_html(run: dict, outputs: dict[str, np.ndarray] | None = None,
     return f"""<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>{STYLE}</style></head><body>
 <h1>{html.escape(title)}</h1>
-<p>Request: forget <b>{html.escape(str(request['forget_selection']))}</b> ({_count(len(m['forgotten_images']), 'photo')})
+<p>Request: forget <b>{html.escape(str(request['forget']))}</b> ({_count(len(m['forgotten_images']), 'photo')})
 from the <b>{html.escape(str(request['dataset']))}</b> model, scenario {html.escape(str(request['scenario']))}.
 Method <b>{html.escape(str(m['method']))}</b>, seed {m['seeds']['experiment']}, device {html.escape(str(m['device']))}.
 </p>

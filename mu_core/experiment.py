@@ -104,7 +104,7 @@ def _hash(indices: np.ndarray) -> str:
     return hashlib.sha256(np.asarray(indices, dtype=np.int64).tobytes()).hexdigest()[:16]
 
 
-def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
+def build_experiment(dataset: str = "orl", scenario: str | None = None, forget_spec: str | None = None, seed: int = 0,
                      epochs: int | None = None, image_size: int | None = None, data_dir: str | None = None,
                      device: str | None = None, data_options: DataOptions | None = None,
                      original: str | Path | None = None, precision: str | None = None) -> Experiment:
@@ -113,7 +113,7 @@ def build_experiment(dataset: str = "orl", scenario: str | None = None, forget: 
     `precision` is fp32, bf16 or auto (None: the dataset recipe's, fp32)."""
     seed, torch_device = check_seed(seed), check_device(device)
     ds = load_dataset(dataset, data_dir, data_options)
-    splits = make_splits(ds, scenario, forget)
+    splits = make_splits(ds, scenario, forget_spec)
     recipe = ds.recipe.with_overrides(epochs=epochs, image_size=image_size,
                                       precision=resolve_precision(precision, torch_device))
     imported = import_checkpoint(original, ds) if original else None

@@ -113,7 +113,7 @@ def audit_record(exp: Experiment, scored: Scored, original: nn.Module, run_id: s
     ds, forget = exp.dataset, exp.splits.forget
     return {
         "run_id": run_id, "dataset": ds.name, "dataset_fingerprint": ds.fingerprint(),
-        "scenario": exp.splits.scenario, "forget_selection": exp.splits.forget_spec,
+        "scenario": exp.splits.scenario, "forget": exp.splits.forget_spec,
         "forgotten": [{"sample_id": ds.sample_ids[i], "identity": ds.identity_names[ds.identities[i]],
                        "image_sha256": hashlib.sha256(
                            np.ascontiguousarray(ds.load_image(int(i))).tobytes()).hexdigest()}

@@ -73,9 +73,9 @@ def settings() -> Settings:
                     runs_root(), precision_setting(), ray_address())
 
 
-def experiment(dataset: str = "orl", scenario: str | None = None, forget: str | None = None, seed: int = 0,
+def experiment(dataset: str = "orl", scenario: str | None = None, forget_spec: str | None = None, seed: int = 0,
                data_dir: str | None = None) -> Experiment:
     """`build_experiment` with the environment's settings."""
     s = settings()
-    return build_experiment(dataset, scenario, forget, seed, s.epochs, s.image_size, data_dir, s.device,
+    return build_experiment(dataset, scenario, forget_spec, seed, s.epochs, s.image_size, data_dir, s.device,
                             precision=s.precision)

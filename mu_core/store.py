@@ -181,7 +181,7 @@ class RunStore:
     def artifact_dir(self, run_id: str) -> Path:
         return self.root / "artifacts" / run_id
 
-    def start(self, dataset: str, scenario: str, forget: str, seed: int, method: str, hparams: dict) -> str:
+    def start(self, dataset: str, scenario: str, forget_spec: str, seed: int, method: str, hparams: dict) -> str:
         """Insert a run as "running", owned by this process. Raises StoreReadOnly or StoreDamaged when the store
         cannot take it (before any work is done)."""
         run_id = time.strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
@@ -189,7 +189,7 @@ class RunStore:
         with self._writing() as con:
             con.execute("INSERT INTO runs (id, created, status, dataset, scenario, forget, seed, method, hparams, "
                         "pid, pid_started, host) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (run_id, time.time(), dataset, scenario, forget, seed, method, jsonio.dumps(hparams),
+                        (run_id, time.time(), dataset, scenario, forget_spec, seed, method, jsonio.dumps(hparams),
                          me.pid, me.started, me.host))
         return run_id
 
@@ -287,6 +287,8 @@ class RunStore:
                 d[key] = json.loads(d[key]) if d[key] else None
             except ValueError:
                 d[key], d["damaged"] = None, f"its {key} record in the database is not valid JSON"
+        if isinstance(d["audit"], dict) and "forget_selection" in d["audit"]:  # audits stored before the rename
+            d["audit"]["forget"] = d["audit"].pop("forget_selection")
         if d["result"] is not None:
             try:
                 d["result"] = ModelResult.from_dict(d["result"])

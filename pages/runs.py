@@ -65,11 +65,11 @@ if shown:
     if run["audit"]:
         audit = run["audit"]
         st.markdown(f"**{metric_tables.run_label(run)}** (run `{run_id}`) was asked to forget "
-                    f"**{len(audit['forgotten'])} photos** (`{audit['forget_selection']}`) with "
+                    f"**{len(audit['forgotten'])} photos** (`{audit['forget']}`) with "
                     f"**{audit['method']}**, seed {audit['seed']}; weights `{audit['weights_sha256_before'][:12]}…` "
                     f"before, `{audit['weights_sha256_after'][:12]}…` after.")
-        who = (demo.forget_name(cur.dataset, audit["forget_selection"]) if run["dataset"] == cur.dataset.name
-               else audit["forget_selection"])
+        who = (demo.forget_name(cur.dataset, audit["forget"]) if run["dataset"] == cur.dataset.name
+               else audit["forget"])
         colour, words = verdict_card.headline(audit.get("verdict"), who)
         st.markdown(f"Verdict: :{colour}[**{words}**]")
         with st.container(horizontal=True):

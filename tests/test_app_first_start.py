@@ -124,7 +124,7 @@ def opened_in_compare(at: AppTest, run_id: str) -> None:
 def test_open_in_compare_switches_the_sidebar_to_the_runs_forget_set_and_seed(monkeypatch, tmp_path):
     monkeypatch.setenv("MU_RUNS", str(tmp_path))
     at = open_app("unlearn")
-    exp = experiment(forget="people:5", seed=3)
+    exp = experiment(forget_spec="people:5", seed=3)
     job = finished(tasks.submit_unlearn(exp, spec_for(exp, "finetune", QUICK), at.session_state[context.OWNER]))
     assert job.status == "done", job.error
     at.run()

@@ -91,7 +91,7 @@ def test_a_bank_for_another_forget_set_or_recipe_is_never_reused(built, bank_dir
     exp, _, _ = built
     assert B.cached_seeds(tiny(bank_dir, epochs=2), 3) == []
     assert B.cached_seeds(tiny(bank_dir, precision="bf16"), 3) == []
-    other = tiny(bank_dir, forget="people:5")
+    other = tiny(bank_dir, forget_spec="people:5")
     assert B.cached_seeds(other, 3) == []
     rebuilt = B.build_bank(other, 2)
     assert rebuilt.trained == 2 and B.cached_seeds(exp, 3) == B.bank_seeds(exp.seed, 3)

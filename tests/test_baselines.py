@@ -43,8 +43,8 @@ def test_corrupt_checkpoint_is_never_used(tmp_path, monkeypatch):
 
 def test_checkpoint_of_another_forget_set_is_retrained(tmp_path, monkeypatch):
     monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path))
-    a = build_experiment(seed=3, device="cpu", epochs=1, image_size=32, forget="people:1,3")
-    b = build_experiment(seed=3, device="cpu", epochs=1, image_size=32, forget="people:2,3")
+    a = build_experiment(seed=3, device="cpu", epochs=1, image_size=32, forget_spec="people:1,3")
+    b = build_experiment(seed=3, device="cpu", epochs=1, image_size=32, forget_spec="people:2,3")
     get_baseline(a, "retrained")
     assert not is_cached(b, "retrained")
     # a file copied over the other's name is detected by its recorded fingerprint

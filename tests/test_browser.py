@@ -63,8 +63,8 @@ def server(app_env, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         for key in ("MU_EPOCHS", "MU_IMAGE_SIZE", "MU_CHECKPOINTS"):
             mp.setenv(key, env[key])
-        score_baselines(experiment(forget=FORGET))
-        score_baselines(experiment(forget=ONE_PERSON))
+        score_baselines(experiment(forget_spec=FORGET))
+        score_baselines(experiment(forget_spec=ONE_PERSON))
         score_baselines(experiment())  # the default forget set, which a new browser session starts from
     app = Server(env, root / "server.log", START_TIMEOUT)
     app.start()

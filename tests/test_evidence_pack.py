@@ -18,7 +18,7 @@ def finished_run(forgotten: bool | None = False) -> dict:
                "checks": [{"name": "recognition", "pass": forgotten, "value": 1.0, "reference": 0.0, "floor": None,
                            "text": "recognised in 7 of 7 photos; Original 7 of 7; Retrained 0 of 7"}]}
     return {"id": "20261127-000000-abcdef", "status": "done", "created": 1.0, "finished": 2.0,
-            "audit": {"dataset": "orl", "dataset_fingerprint": "fp", "scenario": "person", "forget_selection":
+            "audit": {"dataset": "orl", "dataset_fingerprint": "fp", "scenario": "person", "forget":
                       "people:4", "seed": 0, "device": "cpu", "weights_sha256_before": "a" * 64,
                       "weights_sha256_after": "b" * 64,
                       "forgotten": [{"sample_id": "s5/1", "identity": "s5", "image_sha256": "c" * 64}]},

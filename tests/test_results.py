@@ -97,3 +97,12 @@ def test_a_stored_result_that_is_not_a_model_result_marks_the_run_damaged(tmp_pa
         con.execute("UPDATE runs SET result=? WHERE id=?", ('{"metrics": {}}', run_id))
     run = store.get(run_id)
     assert run["result"] is None and "not a model result" in run["damaged"]
+
+
+def test_an_audit_stored_under_the_old_forget_selection_key_reads_as_forget(tmp_path):
+    store = RunStore(tmp_path)
+    run_id = store.start("orl", "person", "people:4", 0, "finetune", {})
+    store.finish(run_id, FULL, {"forget": "people:4"}, {"forget.loss": np.ones(2)})
+    with sqlite3.connect(store.db) as con:
+        con.execute("UPDATE runs SET audit=? WHERE id=?", (json.dumps({"forget_selection": "people:4"}), run_id))
+    assert store.get(run_id)["audit"] == {"forget": "people:4"}

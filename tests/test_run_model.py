@@ -25,7 +25,7 @@ def stored_run(store: RunStore, model: torch.nn.Module | None) -> str:
     run_id = store.start("orl", "person", "people:4", 0, "finetune", {"epochs": 1})
     verdict = {"forgotten": False, "level": "basic", "n_models": 1, "summary": "Not forgotten.", "checks": []}
     store.finish(run_id, ModelResult("finetune", {"epochs": 1}, 0, 1.0, 0.1, {"test_acc": 0.9}, verdict=verdict),
-                 {"dataset": "orl", "scenario": "person", "forget_selection": "people:4", "seed": 0,
+                 {"dataset": "orl", "scenario": "person", "forget": "people:4", "seed": 0,
                   "forgotten": FORGOTTEN},
                  {"forget.loss": np.ones(3), "unseen.loss": np.zeros(3)},
                  {WEIGHTS: weights_bytes(model)} if model is not None else None)

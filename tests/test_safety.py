@@ -192,7 +192,7 @@ def test_the_same_forget_set_written_differently_is_one_set(monkeypatch, tmp_pat
     orl = load_dataset("orl")
     specs = ["people:2,2,7", "people:7,2", "people:s3,s8", " people: s8 , 2 ", "PEOPLE:7,s3,2"]
     assert {make_splits(orl, "person", s).forget_spec for s in specs} == {"people:2,7"}
-    stems = {build_experiment(forget=s, device="cpu", epochs=1, image_size=32).checkpoint_stem("retrained")
+    stems = {build_experiment(forget_spec=s, device="cpu", epochs=1, image_size=32).checkpoint_stem("retrained")
              for s in specs}
     assert len(stems) == 1  # one cached Retrained model, one leaderboard
     assert make_splits(orl, "photos", "photos:s1/3,12,2,s2/3").forget_spec == "photos:2,12"

@@ -53,7 +53,7 @@ def test_settings_come_from_the_environment(monkeypatch, tmp_path):
     s = settings()
     assert (s.epochs, s.image_size, s.device) == (3, 32, "cpu")
     assert s.checkpoints == tmp_path / "ck" and s.runs == tmp_path / "runs"
-    exp = experiment(forget="people:0")
+    exp = experiment(forget_spec="people:0")
     assert exp.recipe.epochs == 3 and exp.image_size == 32 and str(exp.device) == "cpu"
     assert exp.checkpoint_dir == tmp_path / "ck" and exp.splits.forget_spec == "people:0"
 
