@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
-import torch
 import torch.nn as nn
 
 from mu_core.baselines import BASELINES, get_baseline, is_cached
@@ -75,17 +74,11 @@ def owner() -> str:
     return token
 
 
-# torch threads of the dashboard process. Its training and evaluation always share the CPU with the server, the
-# script reruns of the polling views and, on the same machine, the browser; with two threads on a 2-core machine
-# under load, training the default baselines took 5 to 10 times as long as with one (scripts/startup_time.py).
-TORCH_THREADS = 1
-
-
 @st.cache_resource(show_spinner=False)
 def runner() -> JobRunner:
-    """The process-wide job runner: one compute slot for every browser session (created before any job, it sets
-    the process's torch threads to TORCH_THREADS)."""
-    torch.set_num_threads(TORCH_THREADS)
+    """The process-wide job runner: one compute slot for every browser session. Its jobs use torch's default
+    threads (one per core): on an idle 2-core machine a first start (both baselines trained) took 52 s with two
+    threads and 78 s with one; on a loaded machine one thread is faster (scripts/startup_time.py)."""
     return JobRunner()
 
 
