@@ -45,7 +45,11 @@ st.markdown(f"**{method.title}**: {method.description}")
 st.caption(f"Reference: {method.reference}")
 defaults = method.defaults(cur.dataset.name, cur.choice.scenario)
 prefix = f"hp.{name}.{cur.dataset.name}.{cur.choice.scenario}"
-with st.expander("Advanced: hyperparameters (the defaults are tuned for this dataset)", expanded=not (recommended or closest)):
+defaults_are = ("this dataset's preset, from mu_core/presets.json"
+                if f"{cur.dataset.name}/{cur.choice.scenario}" in method.presets
+                else "the method's published defaults")
+with st.expander(f"Advanced: hyperparameters (the defaults are {defaults_are})",
+                 expanded=not (recommended or closest)):
     values = hparams.hparam_inputs(method, defaults, prefix)
 launch_col, reset_col = st.columns([1, 5])
 launch = launch_col.button("Launch", type="primary", icon=":material/play_arrow:", width="stretch")

@@ -180,7 +180,11 @@ def test_demo_mode_preselects_the_recommended_method_with_hyperparameters_folded
     else:  # none was judged forgotten: the page says so, and what the closest one still fails
         warning = next(w.value for w in at.warning if "No method was judged forgotten" in w.value)
         assert REGISTRY[preselected].title in warning and demo.checks_in_words(advice["failed"]) in warning
-    assert at.expander[0].label.startswith("Advanced: hyperparameters")
+    assert at.expander[0].label.endswith("(the defaults are this dataset's preset, from mu_core/presets.json)"
+                                         if "orl/person" in REGISTRY[preselected].presets
+                                         else "(the defaults are the method's published defaults)")
+    at.selectbox(key="method").set_value("neggrad").run()  # no person preset: its published defaults
+    assert at.expander[0].label.endswith("(the defaults are the method's published defaults)")
     forget_line = next(c.value for c in at.caption if c.value.startswith("Forget set"))
     assert forget_line.startswith("Forget set **s3, s8, s14") and "people:" not in forget_line  # named by people
 
