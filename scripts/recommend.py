@@ -6,8 +6,9 @@ docs/results/benchmark-<scenario>.json:
 - a row passes only when it carries a verdict whose `forgotten` is true; a row without a verdict (results recorded
   before verdicts) was not judged and does not pass;
 - a method is recommended when it passes on every seed; among those, the lowest mean compute ratio;
-- when none passes, `closest` names the judged method with the fewest failed checks (ties: the lowest mean compute
-  ratio) and `failed` its failed checks, so the page can say what the demo will show instead of a silent failure.
+- when none passes, `closest` names the judged method with the fewest failed checks (ties: the highest mean forgetting
+  quality F, the membership evidence closest to Retrained's; then the lowest mean compute ratio) and `failed` its
+  failed checks, so the page can say what the demo will show instead of a silent failure.
 
 Usage: python scripts/recommend.py [--dataset orl]"""
 from __future__ import annotations
@@ -39,6 +40,12 @@ def _cost(rows: list[ModelResult]) -> float:
     return sum(values) / len(values)
 
 
+def _forget_quality(rows: list[ModelResult]) -> float:
+    values = [r.metrics.get("forget_quality") for r in rows]
+    values = [v for v in values if v is not None]
+    return sum(values) / len(values) if values else 0.0
+
+
 def recommend(rows: list[ModelResult]) -> dict:
     """{"method", "cost", "passed", "closest", "failed", "seeds", "level"}; method None when none passes."""
     by_method: dict[str, list[ModelResult]] = {}
@@ -49,7 +56,8 @@ def recommend(rows: list[ModelResult]) -> dict:
               if all((r.verdict or {}).get("forgotten") is True for r in runs)}
     judged = {name: sorted({c for r in runs for c in _failed(r)}) for name, runs in by_method.items()
               if all(_failed(r) is not None for r in runs)}
-    closest = min(judged, key=lambda n: (len(judged[n]), _cost(by_method[n]))) if judged and not passed else None
+    closest = (min(judged, key=lambda n: (len(judged[n]), -_forget_quality(by_method[n]), _cost(by_method[n])))
+               if judged and not passed else None)
     best = min(passed, key=passed.get) if passed else None
     levels = sorted({(r.verdict or {}).get("level") or "none" for r in rows if r.method not in BASELINES})
     return {"method": best, "cost": passed.get(best), "passed": sorted(passed, key=passed.get),

@@ -17,11 +17,12 @@ recommend = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(recommend)
 
 
-def row(method: str, seed: int, forgotten: bool | None, failed: tuple[str, ...] = (), compute: float = 0.05
-        ) -> ModelResult:
+def row(method: str, seed: int, forgotten: bool | None, failed: tuple[str, ...] = (), compute: float = 0.05,
+        forget_quality: float | None = None) -> ModelResult:
     checks = [{"name": n, "pass": n not in failed} for n in ("recognition", "utility", "identity_features")]
     verdict = None if forgotten is None else {"forgotten": forgotten, "level": "bank", "checks": checks}
-    return ModelResult(method, {}, seed, 1.0, compute, {"compute_ratio": compute}, verdict=verdict)
+    return ModelResult(method, {}, seed, 1.0, compute, {"compute_ratio": compute, "forget_quality": forget_quality},
+                       verdict=verdict)
 
 
 def rows(*methods: tuple) -> list[ModelResult]:
@@ -48,6 +49,13 @@ def test_none_forgotten_names_the_closest_and_what_it_failed():
     found = recommend.recommend(rows(("head", (False, ("identity_features",), 0.03)),
                                      ("whole", (False, ("recognition", "identity_features"), 0.01))))
     assert found["method"] is None and found["closest"] == "head" and found["failed"] == ["identity_features"]
+
+
+def test_among_equally_failing_methods_the_closest_has_the_highest_forgetting_quality_then_the_lowest_cost():
+    found = recommend.recommend(rows(("cheap", (False, ("identity_features",), 0.01, 0.002)),
+                                     ("nearer", (False, ("identity_features",), 0.05, 0.10)),
+                                     ("nearer_dearer", (False, ("identity_features",), 0.08, 0.10))))
+    assert found["closest"] == "nearer"
 
 
 def test_rows_without_a_verdict_are_not_judged_and_never_recommended():
