@@ -27,6 +27,7 @@ class Baseline:
     cached: bool
     notes: list[str] = field(default_factory=list)
     evaluation: Evaluation | None = None  # kept when the model was just trained, so it is evaluated once
+    metrics: dict | None = None           # model_metrics of that evaluation, so they are computed once too
 
     @property
     def seconds(self) -> float:
@@ -102,10 +103,11 @@ def _store(exp: Experiment, name: str, model: nn.Module, seconds: float, split: 
            extra: dict | None = None) -> Baseline:
     model.to(exp.device).eval()
     ev = evaluate(model, exp.dataset, exp.splits, exp.device, exp.image_size)
+    metrics = model_metrics(ev, exp.dataset)
     meta = {"fingerprint": exp.fingerprint(name), "dataset": exp.dataset.name, "seed": exp.seed,
             "recipe": exp.recipe.to_dict(), "trained_on": split, "n_train": len(getattr(exp.splits, split)),
             "seconds": seconds, "device": str(exp.device), "forget": exp.splits.forget_spec,
-            "metrics": {k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)},
+            "metrics": {k: v for k, v in metrics.items() if not isinstance(v, dict)},
             **(extra or {})}
     save_checkpoint(exp.checkpoint_stem(name), model, meta)
-    return Baseline(name, model, meta, cached=False, notes=notes, evaluation=ev)
+    return Baseline(name, model, meta, cached=False, notes=notes, evaluation=ev, metrics=metrics)

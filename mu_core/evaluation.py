@@ -111,6 +111,9 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
     }
     if ds.kind == "multiclass":
         m["top2_acc"] = M.top_k_accuracy(test.logits, test.labels, 2)
-    if retrained is not None:
-        m["gap_to_retrained"] = M.gap_to_retrained(m, retrained)
-    return m
+    return with_gap(m, retrained)
+
+
+def with_gap(metrics: dict, retrained: dict | None) -> dict:
+    """`metrics` with `gap_to_retrained` added when `retrained` (the Retrained model's metrics) is given."""
+    return metrics if retrained is None else {**metrics, "gap_to_retrained": M.gap_to_retrained(metrics, retrained)}

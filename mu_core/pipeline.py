@@ -14,7 +14,7 @@ import torch.nn as nn
 from mu_core.baselines import baseline_flops, get_baseline
 from mu_core.compute import compute_ratio, count_flops
 from mu_core.errors import Cancelled, Diverged
-from mu_core.evaluation import Evaluation, evaluate, model_metrics
+from mu_core.evaluation import Evaluation, evaluate, model_metrics, with_gap
 from mu_core.experiment import Experiment
 from mu_core.methods import UnlearnContext
 from mu_core.models import clone, weights_sha256
@@ -42,8 +42,8 @@ class Scored:
 
 def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel: CancelFlag | None = None,
                     notes: list[str] | None = None) -> dict[str, Scored]:
-    """Train or load Retrained and Original, evaluate both (a model just trained keeps the evaluation it was stored
-    with: each baseline is evaluated once); the Original's metrics include its gap to Retrained."""
+    """Train or load Retrained and Original, evaluate both (a model just trained keeps the evaluation and metrics it
+    was stored with: each baseline is evaluated once); the Original's metrics include its gap to Retrained."""
     baselines = {name: get_baseline(exp, name, progress, cancel) for name in ("retrained", "original")}
     if notes is not None:
         notes.extend(n for b in baselines.values() for n in b.notes)
@@ -54,7 +54,8 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
         b = baselines[name]
         ev = b.evaluation or evaluate(b.model, exp.dataset, exp.splits, exp.device, exp.image_size)
         retrained = scored["retrained"].metrics if name == "original" else None
-        metrics = {**model_metrics(ev, exp.dataset, retrained),
+        own = b.metrics if b.metrics is not None else model_metrics(ev, exp.dataset)
+        metrics = {**with_gap(own, retrained),
                    **evidence_metrics(exp, ev, flops[name], flops["retrained"])}
         hparams = {"recipe": exp.recipe.to_dict(), "trained_on": b.meta["trained_on"]}
         scored[name] = Scored(name, b.model, ev, ModelResult.measured(name, hparams, exp.seed, b.seconds,
