@@ -46,7 +46,7 @@ st.caption(f"Reference: {method.reference}")
 defaults = method.defaults(cur.dataset.name, cur.choice.scenario)
 prefix = f"hp.{name}.{cur.dataset.name}.{cur.choice.scenario}"
 defaults_are = ("this dataset's preset, from mu_core/presets.json"
-                if f"{cur.dataset.name}/{cur.choice.scenario}" in method.presets
+                if method.preset(cur.dataset.name, cur.choice.scenario)
                 else "the method's published defaults")
 with st.expander(f"Advanced: hyperparameters (the defaults are {defaults_are})",
                  expanded=not (recommended or closest)):

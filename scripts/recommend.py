@@ -34,16 +34,19 @@ def _failed(row: ModelResult) -> list[str] | None:
     return [c["name"] for c in row.verdict.get("checks", []) if c.get("pass") is False]
 
 
+def _mean(values: list) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
 def _cost(rows: list[ModelResult]) -> float:
-    values = [r.metrics.get("compute_ratio") for r in rows]
-    values = [v for v in values if v is not None] or [r.time_ratio for r in rows]
-    return sum(values) / len(values)
+    """Mean compute ratio (FLOPs), else mean time ratio for rows recorded before FLOPs were counted."""
+    cost = _mean([r.metrics.get("compute_ratio") for r in rows])
+    return cost if cost is not None else _mean([r.time_ratio for r in rows])
 
 
 def _forget_quality(rows: list[ModelResult]) -> float:
-    values = [r.metrics.get("forget_quality") for r in rows]
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else 0.0
+    return _mean([r.metrics.get("forget_quality") for r in rows]) or 0.0
 
 
 def recommend(rows: list[ModelResult]) -> dict:

@@ -181,7 +181,7 @@ def test_demo_mode_preselects_the_recommended_method_with_hyperparameters_folded
         warning = next(w.value for w in at.warning if "No method was judged forgotten" in w.value)
         assert REGISTRY[preselected].title in warning and demo.checks_in_words(advice["failed"]) in warning
     assert at.expander[0].label.endswith("(the defaults are this dataset's preset, from mu_core/presets.json)"
-                                         if "orl/person" in REGISTRY[preselected].presets
+                                         if REGISTRY[preselected].preset("orl", "person")
                                          else "(the defaults are the method's published defaults)")
     at.selectbox(key="method").set_value("neggrad").run()  # no person preset: its published defaults
     assert at.expander[0].label.endswith("(the defaults are the method's published defaults)")

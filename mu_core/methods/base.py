@@ -143,9 +143,13 @@ class Method:
         """Every hyperparameter's declared default, without any data's preset."""
         return {h.name: h.default for h in self.hparams}
 
+    def preset(self, dataset: str, scenario: str) -> dict[str, Any]:
+        """The preset for the data (the values that differ from the declared defaults); empty when there is none."""
+        return self.presets.get(f"{dataset}/{scenario}", {})
+
     def defaults(self, dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
         """The declared defaults updated with the preset tuned for the data, if any."""
-        return {**self.declared_defaults(), **self.presets.get(f"{dataset}/{scenario}", {})}
+        return {**self.declared_defaults(), **self.preset(dataset, scenario)}
 
     def resolve(self, overrides: dict[str, Any], dataset: str = "orl", scenario: str = "person") -> dict[str, Any]:
         """Defaults for the data, updated with validated overrides."""
