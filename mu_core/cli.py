@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 
-from mu_core import cli_bank, cli_checks, cli_report, cli_tune
+from mu_core import cli_bank, cli_checks, cli_report, cli_tune, jsonio
 from mu_core.data import SOURCES, DataOptions
 from mu_core.errors import MUError
 from mu_core.experiment import Experiment, build_experiment
@@ -75,7 +74,7 @@ class ConsoleProgress:
 
 def write_json(path: str | None, payload: dict) -> None:
     if path:
-        atomic_write(Path(path), lambda p: p.write_text(json.dumps(payload, indent=2, default=float)))
+        atomic_write(Path(path), lambda p: p.write_text(jsonio.dumps(payload, indent=2)))
         print(f"wrote {path}")
 
 

@@ -72,11 +72,20 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
                 "mean MIA accuracy", "mean NoMUS", f"mean F (N = {n})", "beats Retrained for the same compute",
                 f"forgotten on every seed, ratio <= {MAX_RATIO:g}, beats it"]
     need = TARGET_METHODS.get(scenario)
-    return [f"`{meta['command']}`", "",
-            f"Machine: {meta['machine']}; started {meta['date']} (load average {meta['load_at_start']}); wall time "
-            f"{meta['seconds'] / 60:.0f} min.", "", render(headings, lines, markdown=True), "",
+    return runs_lines(meta) + [render(headings, lines, markdown=True), "",
             f"**{len(meeting)} method(s) meet the target** ({', '.join(meeting) or 'none'})"
             + (f"; the issue asks for at least {need}." if need else "."), ""]
+
+
+def runs_lines(meta: dict) -> list[str]:
+    """The command, machine, start and wall time of each run that wrote a results file (a .meta.json holds one run,
+    or several under "runs" when the seeds were run in several goes by scripts/benchmark.sh)."""
+    lines = []
+    for run in meta.get("runs", [meta]):
+        lines += [f"`{run['command']}`", "",
+                  f"Machine: {run['machine']}; started {run['date']} (load average {run['load_at_start']}); wall "
+                  f"time {run['seconds'] / 60:.0f} min.", ""]
+    return lines
 
 
 def _check(verdict: dict, name: str) -> dict:
@@ -118,9 +127,8 @@ def extra_section(path: Path) -> list[str]:
     """A judged run outside the benchmark (docs/results/bank-<name>.json without a scenario of its own), with the
     command and machine from its .meta.json."""
     meta = json.loads(path.with_suffix(".meta.json").read_text())
-    return [f"### {meta['title']}", "", f"`{meta['command']}`", "",
-            f"Machine: {meta['machine']}; started {meta['date']} (load average {meta['load_at_start']}); wall time "
-            f"{meta['seconds'] / 60:.0f} min. {meta.get('note', '')}".rstrip(), ""] + evidence_section(path)
+    return [f"### {meta['title']}", ""] + runs_lines(meta) + ([meta["note"], ""] if meta.get("note") else []) \
+        + evidence_section(path)
 
 
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
