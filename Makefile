@@ -23,7 +23,7 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 run: $(STAMP)
-	$(BIN)/python -m streamlit run app.py --server.port $(PORT) --browser.gatherUsageStats false \
+	$(BIN)/python -m dashboard.launch --server.port $(PORT) --browser.gatherUsageStats false \
 		$(if $(ADDRESS),--server.address $(ADDRESS))
 
 test: $(STAMP) browser

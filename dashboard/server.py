@@ -1,5 +1,6 @@
-"""The dashboard in a child process (`streamlit run app.py` on 127.0.0.1), restartable on the same port: what the
-browser tests and scripts/startup_time.py drive. It starts no Streamlit code in this process."""
+"""The dashboard in a child process (`python -m dashboard.launch`, i.e. `streamlit run app.py`, on 127.0.0.1),
+restartable on the same port: what the browser tests and scripts/startup_time.py drive. It starts no Streamlit
+code in this process."""
 from __future__ import annotations
 
 import os
@@ -36,7 +37,7 @@ class Server:
 
     def start(self) -> None:
         """Start the app and return once it answers its health check (RuntimeError with the log's tail if not)."""
-        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+        command = [sys.executable, "-m", "dashboard.launch", "--server.headless", "true",
                    "--server.address", "127.0.0.1", "--server.port", str(self.port),
                    "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]
         with open(self.log, "a") as log:
