@@ -121,15 +121,24 @@ def evaluate_bank_model(exp: Experiment, model: torch.nn.Module) -> Evaluation:
 
 
 def _train_retrained(exp: Experiment, seed: int, cancel: CancelFlag | None = None
-                     ) -> tuple[dict[str, bytes], Evaluation]:
+                     ) -> tuple[dict[str, bytes], Evaluation, dict]:
     """Train the bank model `seed` as the Retrained baseline of that seed, in a scratch folder; its checkpoint
-    files' bytes and its evaluation (the one made when it was trained and stored)."""
+    files' bytes, its evaluation and its bank metrics (made from the evaluation done when it was stored)."""
     with tempfile.TemporaryDirectory(prefix="mu-bank-") as scratch:
         model_exp = with_seed(_unpacked(exp, Path(scratch)), seed)
         baseline = get_baseline(model_exp, "retrained", cancel=cancel)
         stem = model_exp.checkpoint_stem("retrained")
         files = {suffix: stem.with_suffix(suffix).read_bytes() for suffix in CHECKPOINT_SUFFIXES}
-    return files, baseline.evaluation or evaluate_bank_model(model_exp, baseline.model)
+    ev = baseline.evaluation or evaluate_bank_model(model_exp, baseline.model)
+    return files, ev, _bank_metrics(model_exp, ev, baseline.metrics)
+
+
+def _bank_metrics(exp: Experiment, ev: Evaluation, metrics: dict | None = None) -> dict:
+    """A bank model's metrics: its model_metrics (`metrics` when already made from `ev`) without the nested ones,
+    and the forgotten people's identity in its features."""
+    own = metrics if metrics is not None else model_metrics(ev, exp.dataset)
+    return {**{k: v for k, v in own.items() if not isinstance(v, dict)},
+            **identity_metrics(ev, exp.dataset, exp.splits.scenario)}
 
 
 def _unlearn(shared: tuple[Experiment, dict[str, Scored], RunSpec], seed: int,
@@ -367,10 +376,11 @@ def build_bank(exp: Experiment, n: int, address: str | None = None, progress: Pr
     workers = open_workers(address) if missing else Workers("cache")
     fan = FanOut(_train_retrained, portable(exp) if missing else None, workers, "Reference bank", n,
                  _gpus(exp), done=len(cached), progress=progress, cancel=cancel)
-    fresh: dict[int, Evaluation] = {}
+    fresh: dict[int, tuple[Evaluation, dict]] = {}
 
-    def store(position: int, result: tuple[dict[str, bytes], Evaluation]) -> None:
-        files, fresh[missing[position]] = result
+    def store(position: int, result: tuple[dict[str, bytes], Evaluation, dict]) -> None:
+        files, ev, metrics = result
+        fresh[missing[position]] = ev, metrics
         model_exp = with_seed(exp, missing[position])
         _write_checkpoint(model_exp.checkpoint_stem("retrained"), files)
         if not is_cached(model_exp, "retrained"):
@@ -378,13 +388,12 @@ def build_bank(exp: Experiment, n: int, address: str | None = None, progress: Pr
                           "version of the code?")
 
     fan.run(missing, store)
-    evaluations = [fresh[s] if s in fresh else evaluate_bank_model(exp, get_baseline(with_seed(exp, s),
-                                                                                     "retrained").model)
-                   for s in seeds]
-    metrics = [{**{k: v for k, v in model_metrics(ev, exp.dataset).items() if not isinstance(v, dict)},
-                **identity_metrics(ev, exp.dataset, exp.splits.scenario)} for ev in evaluations]
-    return ReferenceBank(seeds, evaluations, metrics, len(missing), time.perf_counter() - started,
-                         workers.describe())
+    for s in seeds:
+        if s not in fresh:
+            ev = evaluate_bank_model(exp, get_baseline(with_seed(exp, s), "retrained").model)
+            fresh[s] = ev, _bank_metrics(exp, ev)
+    return ReferenceBank(seeds, [fresh[s][0] for s in seeds], [fresh[s][1] for s in seeds], len(missing),
+                         time.perf_counter() - started, workers.describe())
 
 
 def _gpus(exp: Experiment) -> float:

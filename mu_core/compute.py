@@ -1,5 +1,6 @@
 """Compute cost in floating-point operations, counted with torch.utils.flop_counter's formulas: independent of
-the machine's load, unlike wall time. compute_ratio = FLOPs of an unlearning run / FLOPs of training the Retrained model."""
+the machine's load, unlike wall time. compute_ratio = FLOPs of an unlearning run / FLOPs of training the Retrained
+model."""
 from __future__ import annotations
 
 import contextlib

@@ -84,6 +84,11 @@ def test_bank_is_reused_without_training(built, bank_dir):
     assert {p: p.stat().st_mtime_ns for p in checkpoint_files(bank_dir)} == before
     np.testing.assert_allclose(again.evaluations[2]["forget"].logits, bank.evaluations[2]["forget"].logits,
                                atol=1e-4)
+    # the metrics the workers made when they trained the models are those made again from the cached models
+    for made, remade in zip(bank.metrics, again.metrics):
+        assert made.keys() == remade.keys()
+        for key, value in made.items():
+            assert value == pytest.approx(remade[key], abs=1e-3, nan_ok=True), key
     assert B.cached_seeds(exp, 2) == B.bank_seeds(exp.seed, 2)  # a smaller bank is a prefix of it
 
 
