@@ -364,16 +364,17 @@ def cached_seeds(exp: Experiment, n: int) -> list[int]:
 
 
 def build_bank(exp: Experiment, n: int, address: str | None = None, progress: ProgressFn | None = None,
-               cancel: CancelFlag | None = None) -> ReferenceBank:
+               cancel: CancelFlag | None = None, workers: Workers | None = None) -> ReferenceBank:
     """Train (or load) the experiment's N Retrained models and evaluate each. A model is reused only when its
     checkpoint has this experiment's exact fingerprint with the bank seed (a bank made for another recipe, forget
-    set or dataset is retrained, never reused). `progress`/`cancel` follow `mu_core.jobs`."""
+    set or dataset is retrained, never reused). The missing models train on `workers` (default: `open_workers`
+    of `address`). `progress`/`cancel` follow `mu_core.jobs`."""
     check_n(n)
     started = time.perf_counter()
     seeds = bank_seeds(exp.seed, n)
     cached = set(cached_seeds(exp, n))
     missing = [s for s in seeds if s not in cached]
-    workers = open_workers(address) if missing else Workers("cache")
+    workers = (workers or open_workers(address)) if missing else Workers("cache")
     fan = FanOut(_train_retrained, portable(exp) if missing else None, workers, "Reference bank", n,
                  _gpus(exp), done=len(cached), progress=progress, cancel=cancel)
     fresh: dict[int, tuple[Evaluation, dict]] = {}

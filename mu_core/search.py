@@ -26,7 +26,6 @@ from typing import Any, Callable
 import torch
 
 from mu_core import bank as B
-from mu_core.baselines import get_baseline
 from mu_core.errors import Diverged, MUError
 from mu_core.experiment import Experiment, build_experiment
 from mu_core.jsonio import dumps
@@ -170,10 +169,8 @@ def prepare(study: Study, address: str | None = None, in_process: bool = False,
     for seed in study.seeds:
         exp = study.experiment(seed)
         baselines = score_baselines(exp, progress)
-        if in_process:
-            for bank_seed in B.bank_seeds(seed, study.references):
-                get_baseline(B.with_seed(exp, bank_seed), "retrained", progress)
-        bank = B.build_bank(exp, study.references, address, progress)
+        here = B.Workers("here", note="--in-process") if in_process else None
+        bank = B.build_bank(exp, study.references, address, progress, workers=here)
         setups.append(SeedSetup(B.portable(exp), baselines, bank))
     return setups
 
