@@ -29,6 +29,21 @@ def build_model(num_outputs: int) -> nn.Module:
     return resnet18(weights=None, num_classes=num_outputs)
 
 
+def reinitialise(block: nn.Module) -> None:
+    """Fresh weights for every layer of `block`, drawn as torchvision's ResNet draws them when `build_model` builds
+    one (convolutions Kaiming-normal, fan-out; BatchNorm weight 1, bias 0 and its statistics reset; linear layers
+    their own default), from torch's global RNG."""
+    for module in block.modules():
+        if isinstance(module, nn.Conv2d):
+            nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(module, nn.BatchNorm2d):
+            module.reset_running_stats()
+            nn.init.ones_(module.weight)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.Linear):
+            module.reset_parameters()
+
+
 # ResNet-18's blocks from the top (CF-k's k and `train_from` count from here; below layer1 is the stem).
 TOP_DOWN_BLOCKS = ("fc", "layer4", "layer3", "layer2", "layer1")
 

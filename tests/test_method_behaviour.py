@@ -251,3 +251,24 @@ def test_incompetent_teacher_is_seeded_and_leaves_the_global_rng_alone(exp, orig
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert not torch.equal(a.fc.weight, original.fc.weight) and not a.training
     assert not any(p.requires_grad for p in a.parameters())
+
+
+def test_eu_k_reinitialises_the_top_blocks_as_a_new_model_would_be(exp, original):
+    """cf_k with reinit (EU-k): the top k blocks start from fresh weights drawn like a new model's, the blocks below
+    keep the Original's."""
+    from mu_core.models import build_model, reinitialise
+    torch.manual_seed(7)
+    fresh = build_model(exp.dataset.num_classes)
+    torch.manual_seed(7)
+    again = build_model(exp.dataset.num_classes)
+    for block in (again.layer4, again.fc):
+        reinitialise(block)  # the same distributions: per-layer mean and spread close to the freshly built ones
+    for (name, a), (_, b) in zip(fresh.named_parameters(), again.named_parameters()):
+        if name.startswith(("layer4", "fc")) and a.numel() > 100:
+            assert abs(a.std().item() - b.std().item()) <= 0.1 * a.std().item(), name
+    before = state(original)
+    after = state(unlearn(exp, original, "cf_k", k=2, reinit=True, lr=1e-5, epochs=1)[0].model)
+    assert not torch.equal(before["layer4.0.conv1.weight"], after["layer4.0.conv1.weight"])
+    assert not torch.equal(before["fc.weight"], after["fc.weight"])
+    assert all(torch.equal(before[n], after[n]) for n in before if n.startswith(("conv1", "layer1", "layer2",
+                                                                                  "layer3")))
