@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard import context, demo
 from mu_core.baselines import BASELINES as MODELS, is_cached
 from mu_core.experiment import Experiment
-from mu_core.jobs import STAGE_SEPARATOR, Job, Stages
+from mu_core.jobs import Job, Stages
 from mu_core.pipeline import Scored, execute_run, score_baselines
 from mu_core.run_spec import RunSpec
 from mu_core.settings import Settings, experiment, settings
@@ -162,15 +162,13 @@ MEANWHILE = ("Meanwhile you can browse the gallery and pick who to forget on the
 
 
 def _model_states(exp: Experiment, job: Job) -> str:
-    """"Retrained trained; Original training, epoch 3/12": each model's state in a running baselines job (the two
-    train side by side on a CPU with two cores or more, mu_core.baselines.get_baselines)."""
-    under_way = job.progress.stage.split(STAGE_SEPARATOR) if job.progress else []
+    """"Retrained trained; Original training, epoch 3/12": each model's state in a running baselines job."""
+    stage = job.progress.stage if job.progress else ""
     states = []
     for name in ("retrained", "original"):
-        stage = next((s for s in under_way if s.startswith(_stage(name))), None)
         if is_cached(exp, name):
             state = "trained"
-        elif stage is not None:
+        elif stage.startswith(_stage(name)):
             epoch = stage.removeprefix(_stage(name)).strip(" ,")
             state = f"training, {epoch}" if epoch else "training"
         else:

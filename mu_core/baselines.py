@@ -4,23 +4,19 @@ field missing, weights not matching their hash) or belongs to something else is 
 and a note says why. A checkpoint folder that cannot be written is reported before any training starts."""
 from __future__ import annotations
 
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import torch
 import torch.nn as nn
 
 from mu_core.compute import training_flops
-from mu_core.errors import Cancelled, CheckpointError
+from mu_core.errors import CheckpointError
 from mu_core.evaluation import Evaluation, evaluate, model_metrics
 from mu_core.experiment import Experiment
 from mu_core.models import build_model, check_writable, load_checkpoint, read_meta, save_checkpoint
 from mu_core.training import CancelFlag, ProgressFn, fit, seed_everything
 
 BASELINES = ("original", "retrained")
-_INIT = threading.Lock()  # building a model draws its initial weights from torch's global RNG: one at a time
 
 
 @dataclass
@@ -53,8 +49,7 @@ def get_baseline(exp: Experiment, name: str, progress: ProgressFn | None = None,
     if name not in BASELINES:
         raise ValueError(f"unknown baseline {name!r}")
     stem, expected = exp.checkpoint_stem(name), exp.fingerprint(name)
-    with _INIT:
-        model, notes = build_model(exp.dataset.num_classes), []
+    model, notes = build_model(exp.dataset.num_classes), []
     try:
         meta = read_meta(stem)
         if meta is not None and meta.get("fingerprint") != expected:
@@ -70,64 +65,16 @@ def get_baseline(exp: Experiment, name: str, progress: ProgressFn | None = None,
     return _train(exp, name, progress, cancel, notes)
 
 
-def get_baselines(exp: Experiment, progress: ProgressFn | None = None,
-                  cancel: CancelFlag | None = None) -> dict[str, Baseline]:
-    """Retrained and Original, each loaded or trained (and cached) as `get_baseline` does.
-
-    When both are to be trained on the CPU with two or more torch threads, they train at the same time, each in a
-    thread of its own with half of torch's threads: small batches of small faces do not keep two cores busy in one
-    training, so two trainings side by side finish sooner than one after the other (scripts/startup_time.py). A
-    model's weights depend on the threads it trained with (sums are split differently), which its checkpoint
-    records ("threads"); the same seed, machine and threads give the same weights."""
-    order = ("retrained", "original")
-    threads = torch.get_num_threads()
-    side_by_side = (exp.device.type == "cpu" and threads >= 2 and exp.original is None
-                    and not any(is_cached(exp, name) for name in order))
-    if not side_by_side:
-        return {name: get_baseline(exp, name, progress, cancel) for name in order}
-    stop = _EitherFlag(cancel)
-
-    def one(name: str) -> Baseline:
-        torch.set_num_threads(threads // 2)  # for this thread only
-        try:
-            return get_baseline(exp, name, progress, stop)
-        except BaseException:
-            stop.set()  # the other training stops too
-            raise
-
-    with ThreadPoolExecutor(len(order), thread_name_prefix="baseline") as pool:
-        futures = {name: pool.submit(one, name) for name in order}
-    errors = [f.exception() for f in futures.values() if f.exception() is not None]
-    if errors:  # the failure itself, not the other training's stop
-        raise next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
-    return {name: futures[name].result() for name in order}
-
-
-class _EitherFlag:
-    """Set when the user cancels or when the training beside this one has failed."""
-
-    def __init__(self, cancel: CancelFlag | None):
-        self.cancel, self.failed = cancel, threading.Event()
-
-    def set(self) -> None:
-        self.failed.set()
-
-    def is_set(self) -> bool:
-        return self.failed.is_set() or (self.cancel is not None and self.cancel.is_set())
-
-
 def _train(exp: Experiment, name: str, progress, cancel, notes: list[str]) -> Baseline:
     split = "train" if name == "original" else "retain"
-    with _INIT:
-        generator = seed_everything(exp.seed)
-        model = build_model(exp.dataset.num_classes)
+    generator = seed_everything(exp.seed)
+    model = build_model(exp.dataset.num_classes)
     x, y = exp.data(split)
     started = time.perf_counter()
     fit(model, x, y, exp.recipe, exp.dataset.kind, generator=generator, device=exp.device, progress=progress,
         cancel=cancel, stage=f"Training {name.capitalize()}")
     seconds = time.perf_counter() - started
-    return _store(exp, name, model, seconds, split, notes,
-                  {"flops": _recipe_flops(exp, split), "threads": torch.get_num_threads()})
+    return _store(exp, name, model, seconds, split, notes, {"flops": _recipe_flops(exp, split)})
 
 
 def _recipe_flops(exp: Experiment, split: str) -> int:

@@ -60,40 +60,27 @@ def unexpected_error_message(error: BaseException) -> str:
     return f"Unexpected error ({text}); the details are in the server log."
 
 
-STAGE_SEPARATOR = " · "
-
-
 class Stages:
-    """One progress over the stages of a job, each counting its own steps (the training of the Retrained and of the
-    Original model, one after the other or side by side): `stages` maps the start of each stage's name to its
-    number of steps. Steps, fraction and ETA are reported over the whole job, the ETA from the pace of the steps so
-    far, and the stage shown names every stage under way, joined by STAGE_SEPARATOR; a stage not named passes
-    through unchanged. Thread-safe: stages side by side report from their own threads."""
+    """One progress over the stages of a job run one after the other, each counting its own steps (the training of
+    the Retrained, then of the Original model): `stages` maps the start of each stage's name to its number of
+    steps, in the order they run. Steps, fraction and ETA are reported over the whole job, the ETA from the pace of
+    the steps so far; a stage not named passes through unchanged."""
 
     def __init__(self, stages: dict[str, int], progress: ProgressFn):
         self.stages, self.progress = dict(stages), progress
         self.total = max(1, sum(self.stages.values()))
         self.started = time.perf_counter()
-        self._done: dict[str, int] = {}       # stage -> its steps so far
-        self._under_way: dict[str, str] = {}  # stage -> the text it last reported, until it has all its steps
-        self._lock = threading.Lock()
 
     def __call__(self, p: Progress) -> None:
-        name = next((name for name in self.stages if p.stage.startswith(name)), None)
-        if name is None:
+        names = list(self.stages)
+        current = next((i for i, name in enumerate(names) if p.stage.startswith(name)), None)
+        if current is None:
             self.progress(p)
             return
-        with self._lock:
-            self._done[name] = min(p.step, self.stages[name])
-            if self._done[name] < self.stages[name]:
-                self._under_way[name] = p.stage
-            else:
-                self._under_way.pop(name, None)
-            done = min(self.total, sum(self._done.values()))
-            elapsed = time.perf_counter() - self.started
-            eta = elapsed / done * (self.total - done) if done else None
-            stage = STAGE_SEPARATOR.join(self._under_way.values()) or p.stage
-            self.progress(replace(p, stage=stage, step=done, total=self.total, elapsed_s=elapsed, eta_s=eta))
+        done = min(self.total, sum(self.stages[name] for name in names[:current]) + p.step)
+        elapsed = time.perf_counter() - self.started
+        eta = elapsed / done * (self.total - done) if done else None
+        self.progress(replace(p, step=done, total=self.total, elapsed_s=elapsed, eta_s=eta))
 
 
 class JobRunner:

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from mu_core.baselines import baseline_flops, get_baselines
+from mu_core.baselines import baseline_flops, get_baseline
 from mu_core.compute import compute_ratio, count_flops
 from mu_core.errors import Cancelled, Diverged
 from mu_core.evaluation import Evaluation, evaluate, model_metrics, with_gap
@@ -44,7 +44,7 @@ def score_baselines(exp: Experiment, progress: ProgressFn | None = None, cancel:
                     notes: list[str] | None = None) -> dict[str, Scored]:
     """Train or load Retrained and Original, evaluate both (a model just trained keeps the evaluation and metrics it
     was stored with: each baseline is evaluated once); the Original's metrics include its gap to Retrained."""
-    baselines = get_baselines(exp, progress, cancel)
+    baselines = {name: get_baseline(exp, name, progress, cancel) for name in ("retrained", "original")}
     if notes is not None:
         notes.extend(n for b in baselines.values() for n in b.notes)
     retrain_seconds = baselines["retrained"].seconds

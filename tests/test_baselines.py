@@ -5,7 +5,7 @@ import threading
 import pytest
 import torch
 
-from mu_core.baselines import get_baseline, get_baselines, is_cached
+from mu_core.baselines import get_baseline, is_cached
 from mu_core.errors import Cancelled
 from mu_core.experiment import build_experiment
 from mu_core.models import weights_sha256
@@ -21,16 +21,12 @@ def test_baselines_are_cached_and_reloaded_identically(tiny_exp, tiny_baselines)
     assert meta["n_train"] == 224 and meta["seconds"] > 0 and "test_acc" in meta["metrics"]
 
 
-def test_training_is_deterministic_for_a_seed(tiny_exp, tiny_baselines, tmp_path, monkeypatch):
-    """Both baselines trained again (side by side where torch has two threads or more, as tiny_baselines were):
-    the same weights, although the two trainings build their models from torch's global RNG at the same time."""
+def test_training_is_deterministic_for_a_seed(tiny_exp, tmp_path, monkeypatch):
     monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path))
     exp = build_experiment(seed=0, device="cpu", **TINY)
-    fresh = get_baselines(exp)
-    for name in ("original", "retrained"):
-        assert not fresh[name].cached
-        assert fresh[name].meta["threads"] == get_baseline(tiny_exp, name).meta["threads"]
-        assert weights_sha256(fresh[name].model) == get_baseline(tiny_exp, name).meta["weights_sha256"]
+    fresh = get_baseline(exp, "original")
+    assert not fresh.cached
+    assert weights_sha256(fresh.model) == get_baseline(tiny_exp, "original").meta["weights_sha256"]
 
 
 def test_corrupt_checkpoint_is_never_used(tmp_path, monkeypatch):
@@ -115,25 +111,3 @@ def test_a_baseline_just_trained_is_evaluated_once(tmp_path, monkeypatch):
     calls.clear()
     pipeline.score_baselines(exp)  # from the cache: loaded models are evaluated once each too
     assert len(calls) == 2
-
-
-def test_when_one_of_two_trainings_side_by_side_fails_the_other_stops_and_the_failure_is_raised(tmp_path,
-                                                                                               monkeypatch):
-    monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path))
-    exp = build_experiment(seed=5, device="cpu", epochs=3, image_size=32)
-    seen: list[str] = []
-
-    def progress(p):
-        seen.append(p.stage)
-        if p.stage.startswith("Training Original") and p.step == 2:
-            raise ValueError("the Original's training broke")
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(2)  # side by side needs two threads
-    try:
-        with pytest.raises(ValueError, match="Original's training broke"):
-            get_baselines(exp, progress)
-    finally:
-        torch.set_num_threads(threads)
-    assert any(s.startswith("Training Retrained") for s in seen)  # it was training beside the Original
-    assert not is_cached(exp, "original") and not is_cached(exp, "retrained")
