@@ -36,7 +36,7 @@ import torch
 
 from mu_core.baselines import get_baseline, is_cached
 from mu_core.errors import Cancelled, MUError
-from mu_core.evaluation import Evaluation, evaluate, model_metrics
+from mu_core.evaluation import Evaluation, evaluate, model_metrics, scalar_metrics
 from mu_core.experiment import REPO_ROOT, Experiment
 from mu_core.models import atomic_write
 from mu_core.pipeline import Scored, run_method
@@ -137,8 +137,7 @@ def _bank_metrics(exp: Experiment, ev: Evaluation, metrics: dict | None = None) 
     """A bank model's metrics: its model_metrics (`metrics` when already made from `ev`) without the nested ones,
     and the forgotten people's identity in its features."""
     own = metrics if metrics is not None else model_metrics(ev, exp.dataset)
-    return {**{k: v for k, v in own.items() if not isinstance(v, dict)},
-            **identity_metrics(ev, exp.dataset, exp.splits.scenario)}
+    return {**scalar_metrics(own), **identity_metrics(ev, exp.dataset, exp.splits.scenario)}
 
 
 def _unlearn(shared: tuple[Experiment, dict[str, Scored], RunSpec], seed: int,

@@ -11,7 +11,7 @@ import torch.nn as nn
 
 from mu_core.compute import training_flops
 from mu_core.errors import CheckpointError
-from mu_core.evaluation import Evaluation, evaluate, model_metrics
+from mu_core.evaluation import Evaluation, evaluate, model_metrics, scalar_metrics
 from mu_core.experiment import Experiment
 from mu_core.models import build_model, check_writable, load_checkpoint, read_meta, save_checkpoint
 from mu_core.training import CancelFlag, ProgressFn, fit, seed_everything
@@ -107,7 +107,7 @@ def _store(exp: Experiment, name: str, model: nn.Module, seconds: float, split: 
     meta = {"fingerprint": exp.fingerprint(name), "dataset": exp.dataset.name, "seed": exp.seed,
             "recipe": exp.recipe.to_dict(), "trained_on": split, "n_train": len(getattr(exp.splits, split)),
             "seconds": seconds, "device": str(exp.device), "forget": exp.splits.forget_spec,
-            "metrics": {k: v for k, v in metrics.items() if not isinstance(v, dict)},
+            "metrics": scalar_metrics(metrics),
             **(extra or {})}
     save_checkpoint(exp.checkpoint_stem(name), model, meta)
     return Baseline(name, model, meta, cached=False, notes=notes, evaluation=ev, metrics=metrics)

@@ -114,6 +114,12 @@ def model_metrics(ev: Evaluation, ds: Dataset, retrained: dict | None = None) ->
     return with_gap(m, retrained)
 
 
+def scalar_metrics(metrics: dict) -> dict:
+    """`metrics` without the nested ones (per-class tables and the like): what a checkpoint's metadata and a
+    reference bank keep of a model's metrics."""
+    return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+
+
 def with_gap(metrics: dict, retrained: dict | None) -> dict:
     """`metrics` with `gap_to_retrained` added when `retrained` (the Retrained model's metrics) is given."""
     return metrics if retrained is None else {**metrics, "gap_to_retrained": M.gap_to_retrained(metrics, retrained)}

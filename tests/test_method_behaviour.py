@@ -262,7 +262,7 @@ def test_eu_k_reinitialises_the_top_blocks_as_a_new_model_would_be(exp, original
     torch.manual_seed(7)
     again = build_model(exp.dataset.num_classes)
     for block in (again.layer4, again.fc):
-        reinitialise(block)  # the same distributions: per-layer mean and spread close to the freshly built ones
+        reinitialise(block)  # drawn the same way: each layer's spread close to the freshly built one's
     for (name, a), (_, b) in zip(fresh.named_parameters(), again.named_parameters()):
         if name.startswith(("layer4", "fc")) and a.numel() > 100:
             assert abs(a.std().item() - b.std().item()) <= 0.1 * a.std().item(), name

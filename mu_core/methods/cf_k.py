@@ -57,6 +57,7 @@ METHOD = Method(
     name="cf_k", title="CF-k",
     description="Fine-tune only the top k blocks on the retain set (catastrophic forgetting of the last k layers); "
                 "the lower blocks, their weights and (by default) their BatchNorm statistics stay untouched.",
-    reference="Goel et al., 'Towards Adversarial Evaluation of Machine Unlearning' (CF-k, and EU-k with reinit); the loop and k=3, SGD "
-              "0.001, 2 epochs follow the MUFAC/MUCAC benchmark (Choi & Na, arXiv:2311.02240), CF-3 notebooks.",
+    reference="Goel et al., 'Towards Adversarial Evaluation of Machine Unlearning' (CF-k, and EU-k with reinit); "
+              "the loop and k=3, SGD 0.001, 2 epochs follow the MUFAC/MUCAC benchmark (Choi & Na, arXiv:2311.02240), "
+              "CF-3 notebooks.",
     hparams=HPARAMS, run=run)
