@@ -65,7 +65,10 @@ def training_autocast(recipe: Recipe, device: torch.device) -> contextlib.Abstra
 
 
 def seed_everything(seed: int) -> torch.Generator:
-    """Seed torch's global RNG (model initialisation) and return a CPU generator for shuffles and augmentation."""
+    """Seed torch's global RNG (model initialisation) and return a CPU generator for shuffles and augmentation.
+    cuDNN is held to deterministic algorithms, so a seed gives the same weights on a GPU too (not across devices)."""
+    torch.backends.cudnn.deterministic = True
+    torch.backends.cudnn.benchmark = False
     torch.manual_seed(seed)
     return torch.Generator().manual_seed(seed)
 

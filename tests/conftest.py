@@ -1,6 +1,9 @@
 """Shared fixtures: tiny experiments on the built-in faces (32 px, 2 epochs) with checkpoints and runs in a
-temporary folder, so the suite stays fast and never touches the user's cache."""
+temporary folder, so the suite stays fast and never touches the user's cache. The tiny experiment runs on the
+CPU, or on $MU_DEVICE when set (the GPU check runs the engine tests with MU_DEVICE=cuda)."""
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -20,7 +23,7 @@ def tiny_dirs(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_exp(tiny_dirs):
     from mu_core.experiment import build_experiment
-    return build_experiment(seed=0, device="cpu", **TINY)
+    return build_experiment(seed=0, device=os.environ.get("MU_DEVICE") or "cpu", **TINY)
 
 
 @pytest.fixture(scope="session")

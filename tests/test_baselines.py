@@ -23,7 +23,7 @@ def test_baselines_are_cached_and_reloaded_identically(tiny_exp, tiny_baselines)
 
 def test_training_is_deterministic_for_a_seed(tiny_exp, tmp_path, monkeypatch):
     monkeypatch.setenv("MU_CHECKPOINTS", str(tmp_path))
-    exp = build_experiment(seed=0, device="cpu", **TINY)
+    exp = build_experiment(seed=0, device=str(tiny_exp.device), **TINY)
     fresh = get_baseline(exp, "original")
     assert not fresh.cached
     assert weights_sha256(fresh.model) == get_baseline(tiny_exp, "original").meta["weights_sha256"]

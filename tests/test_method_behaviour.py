@@ -65,7 +65,7 @@ def state(model) -> dict[str, torch.Tensor]:
 def test_runs_on_a_multilabel_task(exp, name):
     """An untrained three-attribute network is enough to exercise the multi-label code paths."""
     torch.manual_seed(0)
-    original = build_model(3).eval()
+    original = build_model(3).to(exp.device).eval()
     before = params(original)
     after = params(unlearn(with_attributes(exp), original, name)[0].model)
     assert all(torch.isfinite(v).all() for v in after.values())
@@ -95,7 +95,7 @@ def test_cf_k_1_trains_only_the_head(exp, original):
 @pytest.mark.parametrize("first", ["fc", "layer3"])
 def test_split_at_composes_to_the_model(original, first):
     lower, upper = split_at(original, first)
-    x = torch.rand(4, 3, 32, 32)
+    x = torch.rand(4, 3, 32, 32, device=next(original.parameters()).device)
     with torch.no_grad():
         assert torch.allclose(upper(lower(x)), original(x), atol=1e-5)
     assert {id(p) for p in upper.parameters()} <= {id(p) for p in original.parameters()}
@@ -237,8 +237,9 @@ def test_bad_teacher_sim_picks_the_nearest_retain_photos(exp, original):
     f = F.normalize(frozen_outputs(original, ctx.data("forget")[0], features=True), dim=1)
     r = F.normalize(frozen_outputs(original, ctx.data("retain")[0], features=True), dim=1)
     expected = torch.zeros(len(r), dtype=torch.long)
-    for row in f @ r.T:
+    for row in (f @ r.T).cpu():
         expected[row.argsort(descending=True)[:3]] += 1
+    chosen, counts = chosen.cpu(), counts.cpu()
     assert torch.equal(chosen, expected.nonzero().flatten()) and torch.equal(counts, expected[chosen])
     assert int(counts.sum()) == 3 * len(f) and len(chosen) < len(r)
 

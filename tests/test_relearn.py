@@ -33,7 +33,7 @@ def memorised(tiny_baselines, forget, tiny_exp):
     """A copy of the tiny Original fitted on the forget set until it recognises every photo."""
     model = copy.deepcopy(tiny_baselines["original"].model)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    x, y = forget
+    x, y = (t.to(tiny_exp.device) for t in forget)
     for _ in range(300):
         if R._forget_accuracy(model, x, y, tiny_exp.dataset.kind) == 1.0:
             return model
