@@ -95,3 +95,21 @@ def smallest_passing_ratio(records: Iterable[dict[str, Any]]) -> float | None:
     """The lowest compute ratio at which the trials forget on every tuning seed (the picked trial's), or None."""
     best = pick(records)
     return None if best is None else compute_ratio(best)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return json.loads(dumps(a)) == json.loads(dumps(b))  # as stored: a tuple equals its JSON list
+
+
+def at_current_settings(rows: list, dataset: str, scenario: str) -> tuple[list, list[str]]:
+    """The benchmark rows (ModelResult) run with their method's current settings for the data (declared defaults and
+    preset), and the names of the methods whose rows ran with other settings (their preset changed since): those
+    rows no longer describe the method as it ships. Rows of models that are not methods (Original) are kept."""
+    kept, stale = [], []
+    for row in rows:
+        method = REGISTRY.get(row.method)
+        if method is None or _same(row.hparams, method.defaults(dataset, scenario)):
+            kept.append(row)
+        elif row.method not in stale:
+            stale.append(row.method)
+    return kept, stale

@@ -17,7 +17,8 @@ sys.path.insert(0, str(ROOT))
 from mu_core.methods import REGISTRY  # noqa: E402  (run as a script from the repository)
 from mu_core.plots_compute import BASELINE  # noqa: E402
 from mu_core.results import ModelResult, render  # noqa: E402
-from mu_core.tuning import TRIALS_ROOT, compute_ratio, read_trials, smallest_passing_ratio  # noqa: E402
+from mu_core.tuning import (TRIALS_ROOT, at_current_settings, compute_ratio, read_trials,  # noqa: E402
+                             smallest_passing_ratio)
 
 RESULTS = ROOT / "docs" / "results"
 MAX_RATIO = 0.10                       # the issue's target: forgotten at a compute ratio of at most this
@@ -48,8 +49,9 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
     if not path.exists():
         return [f"No bank-level benchmark of the {scenario} scenario yet (scripts/benchmark.sh {scenario}).", ""]
     meta = json.loads(path.with_suffix(".meta.json").read_text())
+    current, stale = current_rows(path, scenario)
     rows: dict[str, list[ModelResult]] = {}
-    for row in map(ModelResult.from_dict, json.loads(path.read_text())["rows"]):
+    for row in current:
         if row.method != "retrained":
             rows.setdefault(row.method, []).append(row)
     lines, meeting = [], []
@@ -72,7 +74,12 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
                 "mean MIA accuracy", "mean NoMUS", f"mean F (N = {n})", "beats Retrained for the same compute",
                 f"forgotten on every seed, ratio <= {MAX_RATIO:g}, beats it"]
     need = TARGET_METHODS.get(scenario)
-    return runs_lines(meta) + [render(headings, lines, markdown=True), "",
+    missing = [m.title for name, m in REGISTRY.items() if name not in rows and name not in stale]
+    notes = ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)}: their rows in the results file ran with "
+              "settings that are no longer theirs (the preset changed since), so they no longer describe the method "
+              "as it ships; they need a new run.", ""] if stale else []) \
+        + ([f"Not benchmarked: {', '.join(missing)}.", ""] if missing else [])
+    return runs_lines(meta) + [render(headings, lines, markdown=True), ""] + notes + [
             f"**{len(meeting)} method(s) meet the target** ({', '.join(meeting) or 'none'})"
             + (f"; the issue asks for at least {need}." if need else "."), ""]
 
@@ -92,12 +99,17 @@ def _check(verdict: dict, name: str) -> dict:
     return next(c for c in verdict["checks"] if c["name"] == name)
 
 
-def evidence_section(path: Path) -> list[str]:
+def current_rows(path: Path, scenario: str) -> tuple[list[ModelResult], list[str]]:
+    """The rows of a results file run at their method's current settings, and the methods whose rows are not."""
+    return at_current_settings([ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]], "orl",
+                               scenario)
+
+
+def evidence_section(path: Path, scenario: str) -> list[str]:
     """Per judged model: the forgetting quality F with N, its epsilon ceiling, the split-half score against the
     Retrained-vs-Retrained noise floor, the forgotten people's identity d' against the Retrained band, and the checks
     that fail."""
-    rows = [ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]]
-    rows = [r for r in rows if r.verdict and r.verdict.get("level") == "bank"]
+    rows = [r for r in current_rows(path, scenario)[0] if r.verdict and r.verdict.get("level") == "bank"]
     if not rows:
         return []
     lines = []
@@ -123,12 +135,14 @@ def evidence_section(path: Path) -> list[str]:
             render(headings, lines, markdown=True), ""]
 
 
-def extra_section(path: Path) -> list[str]:
+def extra_section(path: Path, scenario: str) -> list[str]:
     """A judged run outside the benchmark (docs/results/bank-<name>.json without a scenario of its own), with the
     command and machine from its .meta.json."""
     meta = json.loads(path.with_suffix(".meta.json").read_text())
+    stale = current_rows(path, scenario)[1]
     return [f"### {meta['title']}", ""] + runs_lines(meta) + ([meta["note"], ""] if meta.get("note") else []) \
-        + evidence_section(path)
+        + ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)} (run with a preset that has changed since).",
+            ""] if stale else []) + evidence_section(path, scenario)
 
 
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
@@ -141,7 +155,8 @@ def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | No
         where = (f"{passing:.4f}" if passing is not None else
                  f"does not pass within {largest:.3g}" if largest is not None else "does not pass")
         lines.append([REGISTRY[method].title if method in REGISTRY else method, str(len(trials)),
-                      ", ".join(map(str, trials[0]["seeds"])) if trials else "", str(trials[0]["n_models"]), where,
+                      ", ".join(sorted({str(s) for t in trials for s in t["seeds"]})),
+                      ", ".join(sorted({str(t["n_models"]) for t in trials})), where,
                       "-" if method == BASELINE else beats(passing, baseline, tried)])
     headings = ["method", "trials", "tuning seeds", "bank N", "smallest compute ratio forgotten on every seed",
                 "beats Retrained for the same compute"]
@@ -160,10 +175,10 @@ def main() -> int:
         out += [f"## The {scenario} scenario", "", "### Bank-level benchmark (reported seeds)", ""]
         out += benchmark_section(scenario, baseline, tried)
         if (RESULTS / f"bank-{scenario}.json").exists():
-            out += evidence_section(RESULTS / f"bank-{scenario}.json")
+            out += evidence_section(RESULTS / f"bank-{scenario}.json", scenario)
         for extra in sorted(RESULTS.glob(f"bank-{scenario}-*.json")):
             if not extra.name.endswith(".meta.json"):
-                out += extra_section(extra)
+                out += extra_section(extra, scenario)
         out += ["### Compute vs forgetting (tuning seeds; the trials of `python -m mu_core tune`)", ""] + curve
     (ROOT / "docs" / "benchmarks.md").write_text("\n".join(out))
     print("wrote docs/benchmarks.md")

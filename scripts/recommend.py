@@ -3,6 +3,8 @@ forgetting at the lowest cost (the Unlearn page preselects it in demo mode).
 
 Rule, applied to the rows of docs/results/bank-<scenario>.json (the benchmark with a reference bank), else of
 docs/results/benchmark-<scenario>.json:
+- only the rows run at their method's current settings count (mu_core.tuning.at_current_settings: a row run with
+  a preset that has changed since no longer describes the method as it ships);
 - a row passes only when it carries a verdict whose `forgotten` is true; a row without a verdict (results recorded
   before verdicts) was not judged and does not pass;
 - a method is recommended when it passes on every seed; among those, the lowest mean compute ratio;
@@ -23,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from mu_core.data import load_dataset  # noqa: E402  (the repository root first on the path)
 from mu_core.baselines import BASELINES  # noqa: E402
 from mu_core.results import ModelResult  # noqa: E402
+from mu_core.tuning import at_current_settings  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 
@@ -77,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
         paths = [RESULTS / f"bank-{scenario}.json", RESULTS / f"benchmark-{scenario}.json"]
         path = next((p for p in paths if p.is_file()), None)
         if path is not None:
-            rows = [ModelResult.from_dict(row) for row in json.loads(path.read_text())["rows"]]
+            rows, _ = at_current_settings([ModelResult.from_dict(row) for row in json.loads(path.read_text())["rows"]],
+                                          args.dataset, scenario)
             out[args.dataset][scenario] = {**recommend(rows),
                                            "results": str(path.relative_to(ROOT))}
     (RESULTS / "recommended.json").write_text(json.dumps(out, indent=2) + "\n")

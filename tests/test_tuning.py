@@ -76,3 +76,18 @@ def test_methods_read_their_presets_from_the_file(name):
     assert set(method.presets) == set(stored)
     for data, entry in stored.items():
         assert method.presets[data] == {k: method.hparam(k).validate(v) for k, v in entry["values"].items()}
+
+
+def test_only_rows_run_at_the_current_settings_describe_a_method():
+    from mu_core.results import ModelResult
+
+    def row(method: str, hparams: dict) -> ModelResult:
+        return ModelResult(method=method, hparams=hparams, seed=0, seconds=1.0, time_ratio=0.1, metrics={})
+
+    scrub = REGISTRY["scrub"].defaults("orl", "person")
+    changed = {**scrub, "lr": scrub["lr"] * 2}
+    as_stored = json.loads(json.dumps(scrub))  # the lr decay epochs come back from JSON as a list
+    rows = [row("original", {}), row("scrub", as_stored), row("gisa", {**REGISTRY["gisa"].defaults(), "epochs": 9})]
+    kept, stale = tuning.at_current_settings(rows, "orl", "person")
+    assert [r.method for r in kept] == ["original", "scrub"] and stale == ["gisa"]
+    assert tuning.at_current_settings([row("scrub", changed)], "orl", "person") == ([], ["scrub"])
