@@ -151,6 +151,12 @@ def test_select_a_person_run_a_method_compare_restart_and_find_the_run(server, p
     idle(page)
     screenshot(page, "runs")
 
+    go(page, "Benchmark")  # the compute-vs-forgetting curve of the shipped trial records, for the README
+    curve = page.get_by_test_id("stPlotlyChart").filter(has_text="Compute vs forgetting").first
+    expect(curve).to_be_visible(timeout=UI_TIMEOUT)
+    idle(page)
+    curve.screenshot(path=str(SHOTS / "benchmark_curve.png"))
+
     server.restart()
     page.goto(f"{server.url}/runs")  # a deep link, first thing after the restart
     expect(page.get_by_role("heading", name="Runs", level=1)).to_be_visible(timeout=UI_TIMEOUT)
@@ -287,3 +293,5 @@ def test_screenshots_are_wide_and_whole():
         with Image.open(SHOTS / f"{name}.png") as shot:
             assert shot.width == WIDTH and shot.height >= 900
             assert np.asarray(shot.convert("L")).std() > 10  # not a blank page
+    with Image.open(SHOTS / "benchmark_curve.png") as curve:
+        assert curve.width >= 800 and curve.height >= 300 and np.asarray(curve.convert("L")).std() > 10
