@@ -105,11 +105,13 @@ def current_rows(path: Path, scenario: str) -> tuple[list[ModelResult], list[str
                                scenario)
 
 
-def evidence_section(path: Path, scenario: str) -> list[str]:
+def evidence_section(path: Path, scenario: str, current: bool = True) -> list[str]:
     """Per judged model: the forgetting quality F with N, its epsilon ceiling, the split-half score against the
     Retrained-vs-Retrained noise floor, the forgotten people's identity d' against the Retrained band, and the checks
     that fail."""
-    rows = [r for r in current_rows(path, scenario)[0] if r.verdict and r.verdict.get("level") == "bank"]
+    rows = current_rows(path, scenario)[0] if current else [
+        ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]]
+    rows = [r for r in rows if r.verdict and r.verdict.get("level") == "bank"]
     if not rows:
         return []
     lines = []
@@ -137,12 +139,13 @@ def evidence_section(path: Path, scenario: str) -> list[str]:
 
 def extra_section(path: Path, scenario: str) -> list[str]:
     """A judged run outside the benchmark (docs/results/bank-<name>.json without a scenario of its own), with the
-    command and machine from its .meta.json."""
+    command and machine from its .meta.json. Its rows at settings the methods no longer ship are left out, unless
+    the meta's "settings" is "explicit" (hyperparameters set on the command line, not the presets of the time)."""
     meta = json.loads(path.with_suffix(".meta.json").read_text())
-    stale = current_rows(path, scenario)[1]
+    stale = [] if meta.get("settings") == "explicit" else current_rows(path, scenario)[1]
     return [f"### {meta['title']}", ""] + runs_lines(meta) + ([meta["note"], ""] if meta.get("note") else []) \
         + ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)} (run with a preset that has changed since).",
-            ""] if stale else []) + evidence_section(path, scenario)
+            ""] if stale else []) + evidence_section(path, scenario, current=not meta.get("settings") == "explicit")
 
 
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
