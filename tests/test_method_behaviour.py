@@ -22,14 +22,14 @@ from mu_core.models import build_model, clone, frozen_outputs, split_at
 FAST = {"cf_k": {"epochs": 1}, "neggrad": {"epochs": 1}, "adv_neggrad": {"epochs": 1},
         "random_labels": {"epochs": 1}, "salun": {"epochs": 1}, "ssd": {"selection": 1.0},
         "gisa": {"epochs": 1, "lr": 1e-3},
-        "unsir": {"variant": "class_noise", "noise_steps": 2, "noise_per_class": 1, "impair_epochs": 1,
-                  "repair": True, "repair_epochs": 1, "batch_size": 16, "retain_share": 1.0},
+        "unsir": {"variant": "class_noise", "noise_steps": 2, "noise_per_class": 1, "noise_mode": "eval",
+                  "noise_repeats": 1, "retain_per_class": 0, "impair_epochs": 1, "repair": True, "repair_epochs": 1, "batch_size": 16, "retain_share": 1.0},
         "scrub": {"variant": "original", "epochs": 2, "msteps": 1, "forget_batch": 8, "retain_batch": 16,
                   "retain_share": 1.0},
         "bad_teacher": {"epochs": 1, "batch_size": 16, "retain_share": 0.3},
         "bad_teacher_sim": {"epochs": 1, "batch_size": 16, "bad_teacher_epochs": 0},
         "contrastive": {"epochs": 1, "batch_size": 16, "retain_share": 1.0},
-        "piu_fr": {"epochs": 1, "batch_size": 4, "stage2": False, "stage2_batch": 16}}
+        "piu_fr": {"epochs": 1, "batch_size": 4, "recalibrate_bn": False, "stage2": False, "stage2_batch": 16}}
 RETAIN_BATCHES = 3
 
 

@@ -31,8 +31,8 @@ class HParam:
     """One hyperparameter. `type` is "float", "int", "bool", "choice" or "ints" (a list of whole numbers, written
     "3,5,9"; empty for none); numbers have min/max (inclusive, for each element of "ints"), a slider step and
     optionally a log scale; a choice has `choices`. `source` names the reference its default follows; `earlier` is
-    the value that reproduces what the engine did before this hyperparameter was declared (the grid searches
-    recorded before it ran with it, so the presets picked from them keep it)."""
+    the value that reproduces what the engine did before this hyperparameter was declared (the grid searches of
+    docs/tuning/orl-*/ ran with it)."""
 
     name: str
     type: str

@@ -22,8 +22,8 @@ HPARAMS = (
            "size when scale_retain_lr is on (solution: 0.001, i.e. 0.004 at its batch of 256).", min=1e-6, max=0.5,
            log=True, source="Kaggle NeurIPS-2023 2nd place solution (retain lr 0.001 x batch / 64)"),
     HParam("scale_retain_lr", "bool", True, "Multiply retain_lr by batch_size / 64, as the solution does; off = "
-           "retain_lr as it is (the engine's earlier behaviour, which the built-in faces' presets keep, with "
-           "retain_lr 0.004).", source="Kaggle NeurIPS-2023 2nd place solution (retain lr 0.001 x batch / 64)",
+           "retain_lr as it is (the engine's earlier behaviour, with retain_lr 0.004).",
+           source="Kaggle NeurIPS-2023 2nd place solution (retain lr 0.001 x batch / 64)",
            earlier=False),
     HParam("retain_weight_decay", "float", 0.01, "Retain-round weight decay (solution: 0.01).", min=0.0, max=0.1,
            step=1e-3),
@@ -76,7 +76,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         ctx.train(retain, task_step(ctx), retain_opt, stage="retain round")
 
 
-# Tuned with an unscaled retain lr of 0.004 (before scale_retain_lr existed, HParam.earlier), which they keep.
 METHOD = Method(
     name="contrastive", title="Contrastive fine-tuning",
     description="Pull forget outputs to uniform, then alternate pushing them away from retain outputs "

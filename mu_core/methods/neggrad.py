@@ -11,8 +11,7 @@ HPARAMS = (
     HParam("loop", "choice", "retain", "What an epoch walks through. retain, as the benchmark's MUFAC and binary "
            "MUCAC notebooks: one forget ascent step per retain batch, the forget batches cycled (about 5.5 passes "
            "over the forget set per epoch on MUFAC), the retain images themselves unused. forget: one pass over the "
-           "forget set (the multi-label MUCAC notebook; the engine's earlier behaviour, which the built-in faces' "
-           "presets keep).",
+           "forget set (the multi-label MUCAC notebook; the engine's earlier behaviour).",
            choices=("retain", "forget"), source="ndb796/MachineUnlearning 01_MUFAC NegGrad notebook (loop over "
            "retain batches with a re-created forget iterator)", earlier="forget"),
     HParam("epochs", "int", 2, "Epochs (benchmark: 2), each as `loop` says.", min=1, max=50, step=1),
@@ -40,7 +39,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.train(ascent, loss, opt)
 
 
-# Tuned before `loop` existed (HParam.earlier): they keep the forget loop.
 METHOD = Method(
     name="neggrad", title="NegGrad",
     description="Gradient ascent on the forget set: maximise its loss (cross-entropy, or BCE for multi-label) with "

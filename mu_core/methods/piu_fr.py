@@ -93,14 +93,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         ctx.train(stage2, task_step(ctx), stage2_opt, stage="stage 2: fine-tune")
 
 
-# Tuned before recalibrate_bn existed (HParam.earlier): they keep it off.
 METHOD = Method(
     name="piu_fr", title="PIU-FR",
     description="Alternate pulling and pushing the forget outputs to the Original's outputs on class-matched retain "
                 "photos (not unseen photos: those are the attack's non-members), then optionally fine-tune. As "
                 "in the published run, the BatchNorm statistics are re-estimated after every stage 1 epoch "
-                "(recalibrate_bn), here on the forget photos and their twins; the built-in faces' presets keep "
-                "the engine's earlier behaviour without it.",
+                "(recalibrate_bn), here on the forget photos and their twins (off: the engine's earlier "
+                "behaviour).",
     reference="Le, Tran & Nguyen, \"PIU-FR: Personal Identity Unlearning for Facial Recognition\" (ACIIDS 2025), "
               "code thuanphat03/Unlearn-PIU-FR @9b23c78 (class PIU_FR). Twins come from the retain set instead of "
               "an unseen_train pool: class-matched where the class has retain photos, else drawn from all retain "

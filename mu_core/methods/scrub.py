@@ -26,7 +26,7 @@ HPARAMS = (
            source="meghdadk/SCRUB large_scale_unlearning.ipynb (lr_decay_epochs = [3, 5, 9]) with "
                   "adjust_learning_rate at the start of every epoch"),
     HParam("lr_decay_rate", "float", 0.1, "Factor of each learning-rate decay (original: 0.1; 1 = constant, the "
-           "engine's earlier behaviour, which the built-in faces' presets keep).", min=0.01, max=1.0, step=0.01,
+           "engine's earlier behaviour).", min=0.01, max=1.0, step=0.01,
            source="meghdadk/SCRUB large_scale_unlearning.ipynb (lr_decay_rate = 0.1)", earlier=1.0),
     HParam("optimizer", "choice", "sgd", "Optimizer (original large-scale setting: SGD; small-scale: Adam).",
            choices=("sgd", "adam")),
@@ -91,7 +91,6 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
             ctx.train(forget, ascend, opt, stage="max step (forget set)")
 
 
-# Tuned before the learning-rate decay existed (HParam.earlier): they keep a constant rate.
 METHOD = Method(
     name="scrub", title="SCRUB",
     description="Teacher-student distillation: stay close to the Original on the retain set, move away from it on "

@@ -22,8 +22,8 @@ HPARAMS = (
     HParam("importance_order", "choice", "concat", "Order of the importance passes. concat: the retain set then "
            "the forget set, unshuffled, and the forget set unshuffled, as published (so the forget images fill the "
            "last batches on their own, and with a forget share of the training data at or above 1/alpha almost no "
-           "weight is selected). shuffled: both passes shuffled (the engine's earlier behaviour; the built-in "
-           "faces' presets were tuned with it and keep it).", choices=("concat", "shuffled"),
+           "weight is selected). shuffled: both passes shuffled (the engine's earlier behaviour).",
+           choices=("concat", "shuffled"),
            source="if-loops/selective-synaptic-dampening forget_*_main.py: full_train_dl = "
                   "DataLoader(ConcatDataset((retain, forget))) and forget_train_dl, both without shuffle",
            earlier="shuffled"),
@@ -80,14 +80,12 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
     ctx.tracker.step("dampening", selected_share=share)
 
 
-# Tuned with the shuffled order (before importance_order existed), which they keep (HParam.earlier).
 METHOD = Method(
     name="ssd", title="SSD",
     description="Selective Synaptic Dampening, training-free: compute diagonal (Fisher-like) importances on the "
                 "training data (I_D) and the forget set (I_f) in eval mode without augmentation, then shrink each "
                 "weight with I_f > alpha * I_D by the factor min(lambda * I_D / I_f, 1). The passes run in the "
-                "published order (retain then forget, unshuffled) unless importance_order says shuffled, as the "
-                "built-in faces' presets do.",
+                "published order (retain then forget, unshuffled) unless importance_order says shuffled.",
     reference="Foster et al., 'Fast Machine Unlearning Without Retraining Through Selective Synaptic Dampening' "
               "(AAAI 2024), if-loops/selective-synaptic-dampening src/ssd.py (lambda 1, alpha 10, exponent 1, "
               "lower bound 1); the retain-set variant is the GISA study's (YuliiaSuprun/MachineUnlearning).",

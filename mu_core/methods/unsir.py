@@ -233,14 +233,13 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
         ctx.train(repair, task_step(ctx), repair_opt, stage="repair")
 
 
-# Tuned with the engine's earlier class_noise constants (5 or 1 noise steps in eval mode, a few noise images used
-# once, the whole retain set), which they keep (HParam.earlier and the tables' recorded values).
 METHOD = Method(
     name="unsir", title="UNSIR",
     description="Impair with error-maximising noise for the forget set, then repair on the retain set (stage 2 "
                 "optional). The class_noise defaults are the original's (256 noise images per forgotten class, "
-                "repeated 20 times, 40 noise steps in train mode, 1000 retain images per class); the built-in "
-                "faces' presets keep the engine's earlier small noise (a few images, eval mode, all retain images). "
+                "repeated 20 times, 40 noise steps in train mode, 1000 retain images per class): for the built-in "
+                "faces' 8 default people, one impair pass covers 40,960 noise images, many times a retraining's "
+                "work; fewer noise images per class and repeats make a quick run. "
                 "A warning is given when the forget set is not whole classes.",
     reference="Tarun, Chundawat, Mandal & Kankanhalli, \"Fast Yet Effective Machine Unlearning\" (IEEE TNNLS 2023), "
               "official notebook vikram2000b/Fast-Machine-Unlearning; the per-batch variant from Choi & Na, "
