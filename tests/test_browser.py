@@ -47,9 +47,9 @@ DEMO_ENV = {"MU_EPOCHS": "12", "MU_IMAGE_SIZE": "32"}
 FORGET = "people:0,2,7,13,19,24,29,34,38"  # the default forget set with s1 ticked in the gallery
 FORGET_NAMES = "people:s1,s3,s8,s14,s20,s25,s30,s35,s39"  # the same, as the page names it
 ONE_PERSON = "people:4"  # s5, the story of one person
-# At the demo size (`unlearn --epochs 12 --image-size 32` on seed 0, one thread) CF-k's person preset forgets all nine
-# people and keeps test accuracy 0.90 in 2 s (Bad Teacher: forget 0.37, test 0.63), so the screenshots show a run
-# that forgets without wrecking the model.
+# CF-k at its published defaults (k = 3, 2 epochs, lr 0.001; the built-in faces have no preset for it since the
+# verdict-based tuning): at the demo size it still recognises every forgotten photo (forget accuracy 1.00, test
+# accuracy 0.86, 7.7 s in CI on 2026-11-28), so the screenshots show an honest "not forgotten".
 METHOD = "CF-k"
 
 
