@@ -142,10 +142,11 @@ def extra_section(path: Path, scenario: str) -> list[str]:
     command and machine from its .meta.json. Its rows at settings the methods no longer ship are left out, unless
     the meta's "settings" is "explicit" (hyperparameters set on the command line, not the presets of the time)."""
     meta = json.loads(path.with_suffix(".meta.json").read_text())
-    stale = [] if meta.get("settings") == "explicit" else current_rows(path, scenario)[1]
+    current = meta.get("settings") != "explicit"
+    stale = current_rows(path, scenario)[1] if current else []
     return [f"### {meta['title']}", ""] + runs_lines(meta) + ([meta["note"], ""] if meta.get("note") else []) \
         + ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)} (run with a preset that has changed since).",
-            ""] if stale else []) + evidence_section(path, scenario, current=not meta.get("settings") == "explicit")
+            ""] if stale else []) + evidence_section(path, scenario, current)
 
 
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
