@@ -3,8 +3,9 @@
 # reference bank of 16 (person, seed 0), the tuning seeds' baselines and banks of 6 for both scenarios, then the
 # tuning studies (scripts/tune_all.sh, in this process group, JOBS at a time) with the engine tests running beside
 # them (MU_DEVICE=cuda; the dashboard's tests need Streamlit and are left out), until DEADLINE (a Unix time).
-# Logs and the trial records go to OUT_DIR.
-# Usage: OUT_DIR=dir DEADLINE=unix-time JOBS=8 PYTHON=python3 scripts/device_check.sh
+# Logs and the trial records go to OUT_DIR. FIGURES=0 leaves out the bench and the bank of 16 (their figures are in
+# docs/gpu.md), for a run that is mostly tuning; the tune_all.sh variables (ROUND, ROUNDS, FIRST_ROUND, STUDIES) pass on.
+# Usage: OUT_DIR=dir DEADLINE=unix-time JOBS=8 PYTHON=python3 [FIGURES=0] scripts/device_check.sh
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT_DIR:?set OUT_DIR}
@@ -17,11 +18,13 @@ t0=$(date +%s)
 phase() { echo "[$(( $(date +%s) - t0 )) s] $*" | tee -a "$out/phases.log"; }
 phase "start: $(nvidia-smi --query-gpu=name,memory.total --format=csv,noheader 2>/dev/null), $(nproc) CPUs," \
       "torch $("$PYTHON" -c 'import torch; print(torch.__version__)')"
-timeout 150 "$PYTHON" -m mu_core.bench > "$out/bench.log" 2>&1; phase "bench: exit $?"
-started=$(date +%s)
-timeout 200 "$PYTHON" -m mu_core references --scenario person --seed 0 --n 16 --device "$MU_DEVICE" \
-    --json "$out/bank16.json" > "$out/bank16.log" 2>&1
-phase "bank of 16 (person, seed 0, baselines included): exit $?, $(( $(date +%s) - started )) s"
+if [[ ${FIGURES:-1} != 0 ]]; then
+    timeout 150 "$PYTHON" -m mu_core.bench > "$out/bench.log" 2>&1; phase "bench: exit $?"
+    started=$(date +%s)
+    timeout 200 "$PYTHON" -m mu_core references --scenario person --seed 0 --n 16 --device "$MU_DEVICE" \
+        --json "$out/bank16.json" > "$out/bank16.log" 2>&1
+    phase "bank of 16 (person, seed 0, baselines included): exit $?, $(( $(date +%s) - started )) s"
+fi
 started=$(date +%s)
 for scenario in person photos; do for seed in 100 101; do
     timeout 200 "$PYTHON" -m mu_core references --scenario $scenario --seed $seed --n 6 --device "$MU_DEVICE" \
