@@ -28,8 +28,11 @@ def test_probe_matches_the_evaluation_of_the_same_photo(tiny_exp, tiny_baselines
     original = tiny_baselines["original"].model
     ev = evaluate(original, tiny_exp.dataset, tiny_exp.splits, tiny_exp.device, tiny_exp.image_size)
     test = ev["test"]
+    # On a GPU, cuDNN runs convolutions in TF32 by default (a 10-bit mantissa) and picks its algorithm by batch size,
+    # so one photo alone and the same photo in a batch agree to about 1e-3 there (0.0011 seen on an H100).
+    tolerance = 1e-4 if tiny_exp.device.type == "cpu" else 5e-3
     for row in range(3):
         index = int(test.indices[row])
         answer = who_is_this({"Original": original}, tiny_exp.dataset.load_image(index), tiny_exp)[0]
         assert answer.predictions[0].name == tiny_exp.dataset.class_names[int(test.pred[row])]
-        assert np.isclose(answer.predictions[0].probability, float(test.confidence[row]), atol=1e-4)
+        assert np.isclose(answer.predictions[0].probability, float(test.confidence[row]), atol=tolerance)
