@@ -149,6 +149,15 @@ def extra_section(path: Path, scenario: str) -> list[str]:
             ""] if stale else []) + evidence_section(path, scenario, current)
 
 
+def failed_checks(trials: list[dict]) -> str:
+    """Each check that failed on a tuning seed, with the number of trials it failed in."""
+    counts: dict[str, int] = {}
+    for trial in trials:
+        for check in {c for seed in trial["per_seed"] for c, ok in seed["checks"].items() if ok is False}:
+            counts[check] = counts.get(check, 0) + 1
+    return ", ".join(f"{c.replace('_', ' ')} {n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+
+
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
     tried = BASELINE in records
     baseline = smallest_passing_ratio(records.get(BASELINE, []))
@@ -161,9 +170,9 @@ def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | No
         lines.append([REGISTRY[method].title if method in REGISTRY else method, str(len(trials)),
                       ", ".join(sorted({str(s) for t in trials for s in t["seeds"]})),
                       ", ".join(sorted({str(t["n_models"]) for t in trials})), where,
-                      "-" if method == BASELINE else beats(passing, baseline, tried)])
+                      "-" if method == BASELINE else beats(passing, baseline, tried), failed_checks(trials)])
     headings = ["method", "trials", "tuning seeds", "bank N", "smallest compute ratio forgotten on every seed",
-                "beats Retrained for the same compute"]
+                "beats Retrained for the same compute", "checks that failed on a tuning seed (in how many trials)"]
     return [render(headings, lines, markdown=True), ""], baseline, tried
 
 
