@@ -44,12 +44,8 @@ def mean(values: list) -> str:
     return f"{statistics.mean(known):.3f}" if known else "n/a"
 
 
-def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> list[str]:
-    path = RESULTS / f"bank-{scenario}.json"
-    if not path.exists():
-        return [f"No bank-level benchmark of the {scenario} scenario yet (scripts/benchmark.sh {scenario}).", ""]
-    meta = json.loads(path.with_suffix(".meta.json").read_text())
-    current, stale = current_rows(path, scenario)
+def benchmark_section(scenario: str, current: list[ModelResult], stale: list[str], meta: dict,
+                      baseline: float | None, tried: bool) -> list[str]:
     rows: dict[str, list[ModelResult]] = {}
     for row in current:
         if row.method != "retrained":
@@ -75,10 +71,7 @@ def benchmark_section(scenario: str, baseline: float | None, tried: bool) -> lis
                 f"forgotten on every seed, ratio <= {MAX_RATIO:g}, beats it"]
     need = TARGET_METHODS.get(scenario)
     missing = [m.title for name, m in REGISTRY.items() if name not in rows and name not in stale]
-    notes = ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)}: their rows in the results file ran with "
-              "settings that are no longer theirs (the preset changed since), so they no longer describe the method "
-              "as it ships; they need a new run.", ""] if stale else []) \
-        + ([f"Not benchmarked: {', '.join(missing)}.", ""] if missing else [])
+    notes = not_shown(stale) + ([f"Not benchmarked: {', '.join(missing)}.", ""] if missing else [])
     return runs_lines(meta) + [render(headings, lines, markdown=True), ""] + notes + [
             f"**{len(meeting)} method(s) meet the target** ({', '.join(meeting) or 'none'})"
             + (f"; the issue asks for at least {need}." if need else "."), ""]
@@ -99,18 +92,23 @@ def _check(verdict: dict, name: str) -> dict:
     return next(c for c in verdict["checks"] if c["name"] == name)
 
 
-def current_rows(path: Path, scenario: str) -> tuple[list[ModelResult], list[str]]:
-    """The rows of a results file run at their method's current settings, and the methods whose rows are not."""
-    return at_current_settings([ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]], "orl",
-                               scenario)
+def load(path: Path, scenario: str, current: bool = True) -> tuple[list[ModelResult], list[str]]:
+    """The rows of a results file, and the methods left out: with `current`, only the rows run at their method's
+    current settings are kept (the others no longer describe the method as it ships)."""
+    rows = [ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]]
+    return at_current_settings(rows, "orl", scenario) if current else (rows, [])
 
 
-def evidence_section(path: Path, scenario: str, current: bool = True) -> list[str]:
+def not_shown(stale: list[str]) -> list[str]:
+    return [f"Not shown: {', '.join(REGISTRY[m].title for m in stale)}: rows in the results file ran with settings "
+            "that are no longer theirs (the preset changed since), so they no longer describe the method as it "
+            "ships; they need a new run.", ""] if stale else []
+
+
+def evidence_section(rows: list[ModelResult]) -> list[str]:
     """Per judged model: the forgetting quality F with N, its epsilon ceiling, the split-half score against the
     Retrained-vs-Retrained noise floor, the forgotten people's identity d' against the Retrained band, and the checks
     that fail."""
-    rows = current_rows(path, scenario)[0] if current else [
-        ModelResult.from_dict(r) for r in json.loads(path.read_text())["rows"]]
     rows = [r for r in rows if r.verdict and r.verdict.get("level") == "bank"]
     if not rows:
         return []
@@ -142,11 +140,9 @@ def extra_section(path: Path, scenario: str) -> list[str]:
     command and machine from its .meta.json. Its rows at settings the methods no longer ship are left out, unless
     the meta's "settings" is "explicit" (hyperparameters set on the command line, not the presets of the time)."""
     meta = json.loads(path.with_suffix(".meta.json").read_text())
-    current = meta.get("settings") != "explicit"
-    stale = current_rows(path, scenario)[1] if current else []
+    rows, stale = load(path, scenario, current=meta.get("settings") != "explicit")
     return [f"### {meta['title']}", ""] + runs_lines(meta) + ([meta["note"], ""] if meta.get("note") else []) \
-        + ([f"Not shown: {', '.join(REGISTRY[m].title for m in stale)} (run with a preset that has changed since).",
-            ""] if stale else []) + evidence_section(path, scenario, current)
+        + not_shown(stale) + evidence_section(rows)
 
 
 def failed_checks(trials: list[dict]) -> str:
@@ -155,7 +151,8 @@ def failed_checks(trials: list[dict]) -> str:
     for trial in trials:
         for check in {c for seed in trial["per_seed"] for c, ok in seed["checks"].items() if ok is False}:
             counts[check] = counts.get(check, 0) + 1
-    return ", ".join(f"{c.replace('_', ' ')} {n}" for c, n in sorted(counts.items(), key=lambda kv: -kv[1])) or "none"
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    return ", ".join(f"{check.replace('_', ' ')} {n}" for check, n in ordered) or "none"
 
 
 def curve_section(records: dict[str, list[dict]]) -> tuple[list[str], float | None, bool]:
@@ -186,9 +183,13 @@ def main() -> int:
     for scenario in ("person", "photos"):
         curve, baseline, tried = curve_section(trials_of(scenario))
         out += [f"## The {scenario} scenario", "", "### Bank-level benchmark (reported seeds)", ""]
-        out += benchmark_section(scenario, baseline, tried)
-        if (RESULTS / f"bank-{scenario}.json").exists():
-            out += evidence_section(RESULTS / f"bank-{scenario}.json", scenario)
+        path = RESULTS / f"bank-{scenario}.json"
+        if path.exists():
+            rows, stale = load(path, scenario)
+            meta = json.loads(path.with_suffix(".meta.json").read_text())
+            out += benchmark_section(scenario, rows, stale, meta, baseline, tried) + evidence_section(rows)
+        else:
+            out += [f"No bank-level benchmark of the {scenario} scenario yet (scripts/benchmark.sh {scenario}).", ""]
         for extra in sorted(RESULTS.glob(f"bank-{scenario}-*.json")):
             if not extra.name.endswith(".meta.json"):
                 out += extra_section(extra, scenario)
