@@ -71,7 +71,11 @@ def benchmark_section(scenario: str, current: list[ModelResult], stale: list[str
                 f"forgotten on every seed, ratio <= {MAX_RATIO:g}, beats it"]
     need = TARGET_METHODS.get(scenario)
     missing = [m.title for name, m in REGISTRY.items() if name not in rows and name not in stale]
-    notes = not_shown(stale) + ([f"Not benchmarked: {', '.join(missing)}.", ""] if missing else [])
+    retrained = {r.seed: r.seconds for r in current if r.method == "retrained" and r.seconds}
+    notes = not_shown(stale) + ([f"Not benchmarked: {', '.join(missing)}.", ""] if missing else []) + ([
+        "A time ratio divides by the seed's Retrained training time as it was measured when that model was trained "
+        "and cached (" + ", ".join(f"seed {seed}: {sec:.1f} s" for seed, sec in sorted(retrained.items()))
+        + "), so it depends on the load at that moment; the compute ratio (FLOPs) does not.", ""] if retrained else [])
     return runs_lines(meta) + [render(headings, lines, markdown=True), ""] + notes + [
             f"**{len(meeting)} method(s) meet the target** ({', '.join(meeting) or 'none'})"
             + (f"; the issue asks for at least {need}." if need else "."), ""]
