@@ -15,8 +15,8 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from mu_core.plots import RUN_PALETTE
+from mu_core.yardstick import BASELINE
 
-BASELINE = "retrain_budget"
 BASELINE_COLOR = "#000000"
 PANELS = {"forgotten": "Verdict: forgotten", "recognition": "Recognition", "utility": "Utility",
           "membership": "Membership (per photo)", "identity_features": "Identity in the features",

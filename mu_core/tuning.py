@@ -5,7 +5,8 @@ holds the method's full hyperparameters and, for each tuning seed, the bank-leve
 compute ratio. The rule: among the trials whose verdict is "forgotten" on every tuning seed, the one with the lowest
 compute ratio (its largest over the seeds; ratios equal to RATIO_DIGITS decimals tie, and the higher mean forgetting
 quality F wins the tie); when no trial forgets, no preset: the method runs with its declared defaults. The preset
-stores the picked trial's values that differ from the declared defaults."""
+stores the picked trial's values that differ from the declared defaults. The baseline (mu_core.yardstick) is studied
+for the curve but gets no preset: its budget is the compute it is compared at."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,7 @@ from mu_core.experiment import REPO_ROOT
 from mu_core.jsonio import dumps
 from mu_core.methods import REGISTRY
 from mu_core.methods.base import PRESETS_FILE
+from mu_core.yardstick import BASELINE
 
 TRIALS_ROOT = REPO_ROOT / "docs" / "tuning" / "trials"
 RATIO_DIGITS = 4
@@ -65,7 +67,7 @@ def preset_values(method: str, record: dict[str, Any]) -> dict[str, Any]:
 
 def generate(trials_root: Path, current: dict[str, dict[str, dict[str, Any]]]) -> dict[str, dict[str, Any]]:
     """The presets file's entries: for each method and data with a study file under `trials_root`, the rule's pick
-    (no entry when nothing forgets everywhere); every other entry of `current` as it is."""
+    (no entry when nothing forgets everywhere, nor for the baseline); every other entry of `current` as it is."""
     studied: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for path in sorted(trials_root.glob("*/*.jsonl")):
         for record in read_trials(path):
@@ -73,7 +75,7 @@ def generate(trials_root: Path, current: dict[str, dict[str, dict[str, Any]]]) -
     out = {method: {data: entry for data, entry in entries.items() if (method, data) not in studied}
            for method, entries in current.items()}
     for (method, data), records in sorted(studied.items()):
-        best = pick(records)
+        best = pick(records) if method != BASELINE else None
         if best is not None:
             folder = study_folder(*data.split("/"))
             out.setdefault(method, {})[data] = {

@@ -15,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mu_core.methods import REGISTRY  # noqa: E402  (run as a script from the repository)
-from mu_core.plots_compute import BASELINE  # noqa: E402
+from mu_core.yardstick import BASELINE  # noqa: E402
 from mu_core.results import ModelResult, render  # noqa: E402
 from mu_core.tuning import (TRIALS_ROOT, at_current_settings, compute_ratio, read_trials,  # noqa: E402
                              smallest_passing_ratio)

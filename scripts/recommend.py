@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from mu_core.data import load_dataset  # noqa: E402  (the repository root first on the path)
 from mu_core.baselines import BASELINES  # noqa: E402
-from mu_core.plots_compute import BASELINE  # noqa: E402
+from mu_core.yardstick import BASELINE  # noqa: E402
 from mu_core.results import ModelResult  # noqa: E402
 from mu_core.tuning import at_current_settings  # noqa: E402
 

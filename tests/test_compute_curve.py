@@ -9,7 +9,8 @@ from mu_core import pipeline
 from mu_core.experiment import build_experiment
 from mu_core.methods.retrain_budget import budget_steps
 from mu_core.models import build_model
-from mu_core.plots_compute import BASELINE, PANELS, compute_curve, frontier, share
+from mu_core.plots_compute import PANELS, compute_curve, frontier, share
+from mu_core.yardstick import BASELINE
 from mu_core.run_spec import spec_for
 from mu_core.training import fit, seed_everything
 

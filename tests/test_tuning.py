@@ -57,6 +57,15 @@ def test_generate_replaces_studied_entries_keeps_the_others_and_drops_a_study_th
     assert "neggrad" not in out  # studied, nothing forgot: declared defaults
 
 
+def test_the_baseline_gets_no_preset_even_where_a_trial_forgets(tmp_path):
+    """Retrained for the same compute is the yardstick: its budget is the compute it is compared at, not tuned."""
+    folder = tmp_path / "orl-person"
+    folder.mkdir()
+    (folder / "retrain_budget.jsonl").write_text(
+        json.dumps(trial(0, [0.99], [True], method="retrain_budget", budget=0.99)) + "\n")
+    assert tuning.generate(tmp_path, {}) == {}
+
+
 def test_the_shipped_presets_are_what_the_rule_gives_from_the_stored_trial_records():
     shipped = json.loads(PRESETS_FILE.read_text())["presets"]
     assert tuning.generate(tuning.TRIALS_ROOT, shipped) == shipped

@@ -9,6 +9,7 @@ from mu_core.methods.base import HParam, Method, UnlearnContext
 from mu_core.models import build_model
 from mu_core.recipe import Recipe
 from mu_core.training import fit, n_batches
+from mu_core.yardstick import BASELINE
 
 HPARAMS = (
     HParam("budget", "float", 0.1, "Compute as a share of a full retraining: the run trains budget x the recipe's "
@@ -34,7 +35,7 @@ def run(ctx: UnlearnContext, hp: dict) -> None:
 
 
 METHOD = Method(
-    name="retrain_budget", title="Retrained for the same compute",
+    name=BASELINE, title="Retrained for the same compute",
     description="The baseline: train from scratch on the retain set with the recipe, stopped at a compute budget "
                 "(a share of a full retraining) with the learning-rate schedule compressed into it.",
     reference="This project's baseline for the compute-vs-forgetting curve: retraining from scratch (the gold "
