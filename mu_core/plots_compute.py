@@ -75,7 +75,8 @@ def compute_curve(records: dict[str, list[dict[str, Any]]], titles: dict[str, st
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, legendgroup=method, showlegend=i == 0,
                                      line={"color": colors[method], "dash": dash, "shape": "hv"}),
                           row=row + 1, col=col + 1)
-    fig.update_xaxes(type="log", title_text="compute ratio (FLOPs / Retrained's)", row=rows)
+    fig.update_xaxes(type="log")  # every panel: a column's panels share one range, which a linear panel misreads
+    fig.update_xaxes(title_text="compute ratio (FLOPs / Retrained's)", row=rows)
     fig.update_yaxes(range=[-0.05, 1.05], title_text="share of seeds", col=1)
     fig.update_layout(title=title, height=330 * rows, legend={"orientation": "h", "y": -0.15})
     return fig
