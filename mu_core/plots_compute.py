@@ -12,12 +12,14 @@ import math
 from typing import Any
 
 import plotly.graph_objects as go
+from plotly.colors import qualitative
 from plotly.subplots import make_subplots
 
-from mu_core.plots import RUN_PALETTE
 from mu_core.yardstick import BASELINE
 
 BASELINE_COLOR = "#000000"
+# One colour per method: every method fits (the 8 run colours would repeat), without the near-black of the baseline.
+METHOD_PALETTE = tuple(c for c in qualitative.Dark24 if c != "#222A2A")
 PANELS = {"forgotten": "Verdict: forgotten", "recognition": "Recognition", "utility": "Utility",
           "membership": "Membership (per photo)", "identity_features": "Identity in the features",
           "over_forgetting": "Not over-forgotten"}
@@ -58,7 +60,7 @@ def compute_curve(records: dict[str, list[dict[str, Any]]], titles: dict[str, st
     fig = make_subplots(rows=rows, cols=COLUMNS, subplot_titles=list(PANELS.values()), shared_xaxes=True,
                         shared_yaxes=True, vertical_spacing=0.12, horizontal_spacing=0.05)
     others = [m for m in records if m != BASELINE]
-    colors = {m: RUN_PALETTE[i % len(RUN_PALETTE)] for i, m in enumerate(others)} | {BASELINE: BASELINE_COLOR}
+    colors = {m: METHOD_PALETTE[i % len(METHOD_PALETTE)] for i, m in enumerate(others)} | {BASELINE: BASELINE_COLOR}
     for method in others + ([BASELINE] if BASELINE in records else []):
         known = [r for r in records[method] if all(s.get("compute_ratio") for s in r["per_seed"])]
         name = titles.get(method, method)

@@ -7,12 +7,13 @@ import torch
 
 from mu_core import pipeline
 from mu_core.experiment import build_experiment
+from mu_core.methods import REGISTRY
 from mu_core.methods.retrain_budget import budget_steps
 from mu_core.models import build_model
 from mu_core.plots_compute import PANELS, compute_curve, frontier, share
-from mu_core.yardstick import BASELINE
 from mu_core.run_spec import spec_for
 from mu_core.training import fit, seed_everything
+from mu_core.yardstick import BASELINE
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +75,10 @@ def test_compute_curve_has_a_panel_per_check_and_the_baseline_dashed():
     assert list(first.x) == [0.01, 0.05] and list(first.y) == [0.0, 1.0]
     axes = [fig.layout[name] for name in fig.layout if name.startswith("xaxis")]
     assert len(axes) == len(PANELS) and all(axis.type == "log" for axis in axes)  # top row too, not only the titled
+
+
+def test_every_method_has_a_colour_of_its_own():
+    records = {name: [record(0, 0.1, [False, False], [False, False])] for name in REGISTRY}
+    fig = compute_curve(records)
+    colours = {t.name: t.line.color for t in fig.data if t.mode == "lines"}
+    assert len(colours) == len(REGISTRY) == len(set(colours.values()))
