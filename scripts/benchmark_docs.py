@@ -10,15 +10,16 @@ from __future__ import annotations
 import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from mu_core.methods import REGISTRY  # noqa: E402  (run as a script from the repository)
-from mu_core.yardstick import BASELINE  # noqa: E402
 from mu_core.results import ModelResult, render  # noqa: E402
 from mu_core.tuning import (TRIALS_ROOT, at_current_settings, compute_ratio, read_trials,  # noqa: E402
                              smallest_passing_ratio)
+from mu_core.yardstick import BASELINE  # noqa: E402
 
 RESULTS = ROOT / "docs" / "results"
 MAX_RATIO = 0.10                       # the issue's target: forgotten at a compute ratio of at most this
@@ -151,10 +152,8 @@ def extra_section(path: Path, scenario: str) -> list[str]:
 
 def failed_checks(trials: list[dict]) -> str:
     """Each check that failed on a tuning seed, with the number of trials it failed in."""
-    counts: dict[str, int] = {}
-    for trial in trials:
-        for check in {c for seed in trial["per_seed"] for c, ok in seed["checks"].items() if ok is False}:
-            counts[check] = counts.get(check, 0) + 1
+    counts = Counter(check for trial in trials
+                     for check in {c for seed in trial["per_seed"] for c, ok in seed["checks"].items() if ok is False})
     ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{check.replace('_', ' ')} {n}" for check, n in ordered) or "none"
 

@@ -9,6 +9,7 @@ import pytest
 from mu_core import tuning
 from mu_core.methods import REGISTRY
 from mu_core.methods.base import PRESETS_FILE, stored_presets
+from mu_core.yardstick import BASELINE
 
 
 def trial(number: int, ratios: list[float | None], forgotten: list[bool | None], fq: float = 0.5,
@@ -61,8 +62,7 @@ def test_the_baseline_gets_no_preset_even_where_a_trial_forgets(tmp_path):
     """Retrained for the same compute is the yardstick: its budget is the compute it is compared at, not tuned."""
     folder = tmp_path / "orl-person"
     folder.mkdir()
-    (folder / "retrain_budget.jsonl").write_text(
-        json.dumps(trial(0, [0.99], [True], method="retrain_budget", budget=0.99)) + "\n")
+    (folder / f"{BASELINE}.jsonl").write_text(json.dumps(trial(0, [0.99], [True], method=BASELINE, budget=0.99)) + "\n")
     assert tuning.generate(tmp_path, {}) == {}
 
 
